@@ -1,0 +1,29 @@
+//! Transport-independent ("sans-IO") building blocks of the Seclai SDK.
+//!
+//! Nothing in this crate performs network I/O or depends on an async runtime.
+//! The async (`reqwest`) and blocking (`ureq`) clients feed bytes, headers and
+//! timings into the types defined here and act on what they return:
+//!
+//! - [`error`]: the single [`Error`] type and the decoding of API error bodies.
+//! - [`retry`]: when to retry a failed request and how long to wait.
+//! - [`sse`]: an incremental Server-Sent Events decoder.
+//! - [`poll`]: the back-off schedule used while waiting for a run to finish.
+//! - [`ratelimit`]: rate-limit and request-id response headers.
+//! - [`secret`]: a wrapper that keeps API keys out of logs.
+
+#![deny(missing_docs)]
+#![forbid(unsafe_code)]
+
+pub mod error;
+pub mod poll;
+pub mod ratelimit;
+pub mod retry;
+pub mod secret;
+pub mod sse;
+
+pub use error::{ApiError, DecodeError, Error, Result, StreamError, TransportError, TransportKind};
+pub use poll::{PollPolicy, PollSchedule};
+pub use ratelimit::RateLimit;
+pub use retry::{Decision, Outcome, RetryBudget, RetryPolicy};
+pub use secret::Secret;
+pub use sse::{SseDecoder, SseError, SseEvent};

@@ -1,0 +1,25 @@
+//! Test utilities for the Seclai Rust SDK.
+//!
+//! This crate is used by the SDK's own tests and examples, and is meant to be
+//! usable from applications' tests too. It provides:
+//!
+//! - [`fake`]: [`FakeSeclai`], an in-process fake API server built on
+//!   [`httpmock`] (re-exported so versions always match);
+//! - [`raw`]: [`RawServer`], a tiny scripted HTTP/1.1 server (std only) for
+//!   wire-level misbehaviour httpmock cannot express: truncated bodies,
+//!   stalls, slow chunked delivery, hung connections;
+//! - [`sse`]: [`SseScript`], builders for the bytes of `text/event-stream`
+//!   responses, including a canned Seclai agent-run stream.
+#![deny(missing_docs)]
+
+pub mod fake;
+pub mod raw;
+pub mod sse;
+
+#[cfg(test)]
+mod test_support;
+
+pub use fake::FakeSeclai;
+pub use httpmock;
+pub use raw::{Action, RawServer, RecordedRequest, Script};
+pub use sse::{LineEnding, SseScript};

@@ -1,0 +1,1 @@
+//! Behaviour suites for both clients.

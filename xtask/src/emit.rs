@@ -342,8 +342,8 @@ fn table_ty(s: &str) -> String {
 /// The `generated/table.rs` file: `for_each_operation!`.
 ///
 /// Each entry: `(method_name, Descriptor, [required: Type, …], [BodyType?],
-/// [optional: Type, …], kind, plain|helper);` aliases are entries of their own
-/// naming the same descriptor.
+/// [optional: Type, …], kind, plain|helper, primary|alias);` aliases are
+/// entries of their own naming the same descriptor.
 pub fn table_module(ops: &[OpModel]) -> String {
     let mut rows: BTreeMap<String, String> = BTreeMap::new();
     for op in ops {
@@ -365,11 +365,12 @@ pub fn table_module(ops: &[OpModel]) -> String {
         } else {
             "helper"
         };
-        for name in std::iter::once(&op.name).chain(op.aliases.iter()) {
+        let names = std::iter::once((&op.name, "primary")).chain(op.aliases.iter().map(|a| (a, "alias")));
+        for (name, role) in names {
             rows.insert(
                 name.clone(),
                 format!(
-                    "            ({name}, {}, [{}], [{body}], [{}], {}, {flag});\n",
+                    "            ({name}, {}, [{}], [{body}], [{}], {}, {flag}, {role});\n",
                     op.type_name,
                     req.join(", "),
                     opt.join(", "),
@@ -379,7 +380,7 @@ pub fn table_module(ops: &[OpModel]) -> String {
         }
     }
     let mut s = String::new();
-    s.push_str("/// Calls `$cb! { (name, Descriptor, [required…], [body?], [optional…], kind, plain|helper); … }`\n");
+    s.push_str("/// Calls `$cb! { (name, Descriptor, [required…], [body?], [optional…], kind, plain|helper, primary|alias); … }`\n");
     s.push_str("/// with one entry per method name (aliases included), so each client can\n");
     s.push_str("/// define its methods from the same table.\n");
     s.push_str("#[macro_export]\nmacro_rules! for_each_operation {\n    ($cb:ident) => {\n        $cb! {\n");

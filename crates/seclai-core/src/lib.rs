@@ -14,13 +14,23 @@
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 
+pub mod auth;
+pub mod config;
 pub mod error;
+pub mod exchange;
+pub mod methods;
 pub mod poll;
 pub mod ratelimit;
+pub mod render;
 pub mod retry;
 pub mod secret;
 pub mod sse;
 
+pub use auth::{Credentials, TokenProvider};
+pub use config::{ApiVersion, ClientConfig, ConfigBuilder};
+pub use exchange::{Exchange, Response};
+pub use render::{CallOptions, Prepared};
+pub use seclai_gen;
 pub use error::{ApiError, DecodeError, Error, Result, StreamError, TransportError, TransportKind};
 pub use poll::{PollPolicy, PollSchedule};
 pub use ratelimit::RateLimit;

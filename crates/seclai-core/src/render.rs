@@ -1,0 +1,193 @@
+//! Rendering: descriptor + configuration + per-call options → a request
+//! ready for a transport (credentials are added per attempt).
+
+use crate::config::{ApiVersion, ClientConfig, DEFAULT_VERSION, VERSION_HEADER, check_version, header_pair};
+use crate::error::{Error, Result};
+use http::header::{ACCEPT, CONTENT_TYPE, USER_AGENT};
+use http::{HeaderMap, HeaderValue, Method};
+use seclai_gen::Operation;
+use std::time::Duration;
+
+/// Options for one call; every call builder exposes them.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct CallOptions {
+    /// Overall timeout of one attempt (ordinary calls).
+    pub timeout: Option<Duration>,
+    /// Maximum retries for this call.
+    pub max_retries: Option<u32>,
+    /// `Seclai-Version` for this call (guarded like the client option).
+    pub api_version: Option<String>,
+    /// Extra headers for this call.
+    pub headers: Vec<(String, String)>,
+}
+
+/// Implements the per-call option setters on a call builder with an
+/// `options: CallOptions` field, once for both clients.
+#[macro_export]
+macro_rules! call_option_setters {
+    () => {
+        /// Overall timeout of each attempt of this call.
+        pub fn timeout(mut self, timeout: ::std::time::Duration) -> Self {
+            self.options.timeout = Some(timeout);
+            self
+        }
+        /// Maximum retries for this call.
+        pub fn max_retries(mut self, n: u32) -> Self {
+            self.options.max_retries = Some(n);
+            self
+        }
+        /// `Seclai-Version` for this call only.
+        pub fn api_version(mut self, version: impl Into<String>) -> Self {
+            self.options.api_version = Some(version.into());
+            self
+        }
+        /// An extra header for this call (CR/LF are rejected when sent).
+        pub fn header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+            self.options.headers.push((name.into(), value.into()));
+            self
+        }
+    };
+}
+
+/// A request rendered for sending, minus credentials.
+#[derive(Debug, Clone)]
+pub struct Prepared {
+    /// Operation id (method name) for logs and spans.
+    pub id: &'static str,
+    /// HTTP method.
+    pub method: Method,
+    /// Absolute URL.
+    pub url: String,
+    /// Headers (without credentials).
+    pub headers: HeaderMap,
+    /// Body bytes.
+    pub body: Option<Vec<u8>>,
+    /// Safe to repeat.
+    pub idempotent: bool,
+    /// Overall timeout of one attempt, if any.
+    pub timeout: Option<Duration>,
+    /// Maximum retries.
+    pub max_retries: u32,
+}
+
+/// Render a descriptor.
+pub fn prepare<O: Operation>(config: &ClientConfig, op: &O, options: &CallOptions) -> Result<Prepared> {
+    op.check().map_err(Error::InvalidRequest)?;
+    let body = op
+        .body()
+        .map_err(|e| Error::InvalidRequest(format!("cannot serialize the request body: {e}")))?;
+    prepare_raw(config, O::ID, O::METHOD, &op.path_and_query(), body, O::IDEMPOTENT, options)
+}
+
+/// Render a request from parts (the `request()` escape hatch and helpers).
+pub fn prepare_raw(
+    config: &ClientConfig,
+    id: &'static str,
+    method: Method,
+    path_and_query: &str,
+    body: Option<Vec<u8>>,
+    idempotent: bool,
+    options: &CallOptions,
+) -> Result<Prepared> {
+    if !path_and_query.starts_with('/') {
+        return Err(Error::InvalidRequest(format!(
+            "path {path_and_query:?} must start with '/'"
+        )));
+    }
+    if path_and_query.bytes().any(|b| b.is_ascii_control() || b == b' ') {
+        return Err(Error::InvalidRequest(
+            "path contains spaces or control characters; percent-encode them".into(),
+        ));
+    }
+    let url = format!("{}{}", config.base_url(), path_and_query);
+    let mut headers = HeaderMap::new();
+    headers.insert(USER_AGENT, config.user_agent().clone());
+    headers.insert(ACCEPT, HeaderValue::from_static("application/json"));
+    if body.is_some() {
+        headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    }
+    let version = match (&options.api_version, config.api_version()) {
+        (Some(v), _) => {
+            check_version(v, config.allow_unknown_versions()).map_err(Error::InvalidRequest)?;
+            Some(v.as_str())
+        }
+        (None, ApiVersion::Pinned(v)) => Some(v.as_str()),
+        (None, ApiVersion::Default) => DEFAULT_VERSION,
+        (None, ApiVersion::Omit) => None,
+    };
+    if let Some(v) = version {
+        let v = crate::config::header_value(v).map_err(Error::InvalidRequest)?;
+        headers.insert(VERSION_HEADER, v);
+    }
+    for (name, value) in config.default_headers() {
+        headers.insert(name.clone(), value.clone());
+    }
+    for (name, value) in &options.headers {
+        let (n, v) = header_pair(name, value).map_err(Error::InvalidRequest)?;
+        if n.as_str() == VERSION_HEADER {
+            check_version(value, config.allow_unknown_versions()).map_err(Error::InvalidRequest)?;
+        }
+        headers.insert(n, v);
+    }
+    Ok(Prepared {
+        id,
+        method,
+        url,
+        headers,
+        body,
+        idempotent,
+        timeout: options.timeout.or(config.timeout()),
+        max_retries: options.max_retries.unwrap_or(config.retry_policy().max_retries),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use seclai_gen::ops::GetAgent;
+
+    fn config() -> ClientConfig {
+        ClientConfig::builder()
+            .api_key("k")
+            .base_url("http://127.0.0.1:9/prefix/")
+            .build_with_env(&|_| None)
+            .unwrap()
+    }
+
+    #[test]
+    fn renders_url_headers_and_version() {
+        let p = prepare(&config(), &GetAgent::new("a/b"), &CallOptions::default()).unwrap();
+        assert_eq!(p.url, "http://127.0.0.1:9/prefix/agents/a%2Fb");
+        assert_eq!(p.method, Method::GET);
+        assert!(p.idempotent);
+        assert_eq!(p.headers.get(VERSION_HEADER).map(|v| v.to_str().unwrap()), DEFAULT_VERSION);
+        assert!(p.headers.get("x-api-key").is_none(), "credentials are added per attempt");
+    }
+
+    #[test]
+    fn rejects_bad_ids_headers_and_versions() {
+        let c = config();
+        let e = prepare(&c, &GetAgent::new(".."), &CallOptions::default()).unwrap_err();
+        assert!(matches!(e, Error::InvalidRequest(_)));
+        let o = CallOptions { headers: vec![("x-a".into(), "1\r\nx-b: 2".into())], ..Default::default() };
+        assert!(matches!(prepare(&c, &GetAgent::new("a"), &o), Err(Error::InvalidRequest(_))));
+        let o = CallOptions { api_version: Some("1900-01-01".into()), ..Default::default() };
+        assert!(matches!(prepare(&c, &GetAgent::new("a"), &o), Err(Error::InvalidRequest(_))));
+        let o = CallOptions { headers: vec![("Seclai-Version".into(), "1900-01-01".into())], ..Default::default() };
+        assert!(matches!(prepare(&c, &GetAgent::new("a"), &o), Err(Error::InvalidRequest(_))));
+    }
+}
+
+/// `path` plus percent-encoded `query` pairs, for the untyped `request()`.
+/// The path is used as given (encode ids yourself, or use the typed methods).
+pub fn raw_path(path: &str, query: &[(String, String)]) -> String {
+    let mut q = seclai_gen::support::Query::new(String::new());
+    for (k, v) in query {
+        q.pair(k, v);
+    }
+    let pairs = q.finish();
+    match (path.contains('?'), pairs.strip_prefix('?')) {
+        (true, Some(rest)) => format!("{path}&{rest}"),
+        _ => format!("{path}{pairs}"),
+    }
+}

@@ -1,0 +1,242 @@
+//! The async [`Client`], its builder and its send loop.
+
+use crate::call::RawCall;
+use bytes::Bytes;
+use seclai_core::auth::Resolved;
+use seclai_core::exchange::MAX_ERROR_BODY_READ;
+use seclai_core::{ClientConfig, ConfigBuilder, Error, Exchange, Prepared, Result, Secret, TransportError, TransportKind};
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
+type TokenFuture = Pin<Box<dyn Future<Output = std::result::Result<String, BoxError>> + Send>>;
+type AsyncProvider = Arc<dyn Fn() -> TokenFuture + Send + Sync>;
+
+struct Inner {
+    config: ClientConfig,
+    http: reqwest::Client,
+    async_provider: Option<AsyncProvider>,
+}
+
+/// The async Seclai client. Cheap to clone (one `Arc`), `Send + Sync`.
+///
+/// ```no_run
+/// # async fn demo() -> seclai::Result<()> {
+/// let client = seclai::Client::from_env()?;
+/// let agents = client.list_agents().limit(50).await?;
+/// let agent = client.get_agent("agent-id").await?;
+/// # let _ = (agents, agent); Ok(()) }
+/// ```
+#[derive(Clone)]
+pub struct Client {
+    inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for Client {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Client").field("config", &self.inner.config).finish_non_exhaustive()
+    }
+}
+
+/// Builds a [`Client`]; every option of [`ConfigBuilder`] is here too.
+#[derive(Default)]
+pub struct ClientBuilder {
+    config: ConfigBuilder,
+    http: Option<reqwest::Client>,
+    async_provider: Option<AsyncProvider>,
+}
+
+impl std::fmt::Debug for ClientBuilder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ClientBuilder").field("config", &self.config).finish_non_exhaustive()
+    }
+}
+
+impl ClientBuilder {
+    seclai_core::forward_config_setters!();
+
+    /// Use this `reqwest::Client` (its own timeouts, proxy and TLS settings
+    /// then apply; the builder's connect/read timeouts, proxy and root
+    /// certificates are not applied to it).
+    pub fn http_client(mut self, client: reqwest::Client) -> Self {
+        self.http = Some(client);
+        self
+    }
+
+    /// Authenticate with a bearer token produced per request by an async
+    /// function (e.g. a vault lookup).
+    pub fn async_token_provider<F, Fut, E>(mut self, provider: F) -> Self
+    where
+        F: Fn() -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = std::result::Result<String, E>> + Send + 'static,
+        E: Into<BoxError> + 'static,
+    {
+        let provider = Arc::new(provider);
+        self.async_provider = Some(Arc::new(move || {
+            let fut = provider();
+            Box::pin(async move { fut.await.map_err(Into::into) }) as TokenFuture
+        }));
+        self
+    }
+
+    /// Validate the options and build the client.
+    pub fn build(self) -> Result<Client> {
+        let mut config = self.config;
+        if self.async_provider.is_some() {
+            config = config.external_credential();
+        }
+        let config = config.build()?;
+        let http = match self.http {
+            Some(h) => h,
+            None => build_http(&config)?,
+        };
+        Ok(Client {
+            inner: Arc::new(Inner {
+                config,
+                http,
+                async_provider: self.async_provider,
+            }),
+        })
+    }
+}
+
+fn build_http(config: &ClientConfig) -> Result<reqwest::Client> {
+    let mut b = reqwest::Client::builder()
+        .connect_timeout(config.connect_timeout())
+        .read_timeout(config.read_timeout())
+        .redirect(reqwest::redirect::Policy::none());
+    if let Some(p) = config.proxy() {
+        let proxy = reqwest::Proxy::all(p).map_err(|e| Error::Config(format!("proxy: {e}")))?;
+        b = b.proxy(proxy);
+    }
+    for pem in config.root_certificates() {
+        let cert = reqwest::Certificate::from_pem(pem)
+            .map_err(|e| Error::Config(format!("root certificate: {e}")))?;
+        b = b.add_root_certificate(cert);
+    }
+    b.build().map_err(|e| Error::Config(format!("cannot build the HTTP client: {e}")))
+}
+
+impl Client {
+    /// Start a builder.
+    pub fn builder() -> ClientBuilder {
+        ClientBuilder::default()
+    }
+
+    /// A client configured from the environment (`SECLAI_API_KEY`, `SECLAI_API_URL`).
+    pub fn from_env() -> Result<Client> {
+        Client::builder().build()
+    }
+
+    /// The configuration in use.
+    pub fn config(&self) -> &ClientConfig {
+        &self.inner.config
+    }
+
+    /// The underlying HTTP client (same name on the blocking client).
+    pub fn http_client(&self) -> &reqwest::Client {
+        &self.inner.http
+    }
+
+    /// An untyped request to any path (relative to the base URL), for
+    /// endpoints newer than this SDK. Answers JSON, text (as a JSON string)
+    /// or nothing (`null`).
+    ///
+    /// ```no_run
+    /// # async fn demo(client: seclai::Client) -> seclai::Result<()> {
+    /// let v = client.request(http::Method::GET, "/agents").query("limit", "5").await?;
+    /// # let _ = v; Ok(()) }
+    /// ```
+    pub fn request(&self, method: http::Method, path: impl Into<String>) -> RawCall {
+        RawCall::new(self.clone(), method, path.into())
+    }
+
+    async fn resolve(&self) -> Result<Resolved> {
+        match &self.inner.async_provider {
+            Some(p) => p()
+                .await
+                .map(|t| Resolved::Bearer(Secret::new(t)))
+                .map_err(|e| Error::Config(format!("the token provider failed: {e}"))),
+            None => self.inner.config.credentials().resolve(),
+        }
+    }
+
+    /// Send with retries; returns the final status, headers and body.
+    pub(crate) async fn execute(&self, prepared: Prepared) -> Result<(Exchange, http::StatusCode, http::HeaderMap, Bytes)> {
+        #[cfg(feature = "tracing")]
+        let span = seclai_core::exchange::span(&prepared);
+        let fut = self.execute_inner(prepared);
+        #[cfg(feature = "tracing")]
+        let fut = tracing::Instrument::instrument(fut, span);
+        fut.await
+    }
+
+    async fn execute_inner(&self, prepared: Prepared) -> Result<(Exchange, http::StatusCode, http::HeaderMap, Bytes)> {
+        let mut x = Exchange::new(&self.inner.config, prepared);
+        loop {
+            let resolved = self.resolve().await?;
+            let req = x.request(&resolved)?;
+            let mut req = reqwest::Request::try_from(req)
+                .map_err(|e| Error::InvalidRequest(format!("cannot build the request: {e}")))?;
+            *req.timeout_mut() = x.prepared().timeout;
+            let delay = match self.inner.http.execute(req).await {
+                Ok(resp) => {
+                    let status = resp.status();
+                    let headers = resp.headers().clone();
+                    match x.retry_on_status(status, &headers) {
+                        Some(d) => d,
+                        None => {
+                            let limit = if status.is_success() { usize::MAX } else { MAX_ERROR_BODY_READ };
+                            match read_body(resp, limit).await {
+                                Ok(body) => return Ok((x, status, headers, body)),
+                                Err(e) => x.retry_on_error(e)?,
+                            }
+                        }
+                    }
+                }
+                Err(e) => x.retry_on_error(classify(&e))?,
+            };
+            tokio::time::sleep(delay).await;
+        }
+    }
+}
+
+/// Read a body, keeping at most `limit` bytes (error bodies are bounded).
+async fn read_body(mut resp: reqwest::Response, limit: usize) -> std::result::Result<Bytes, TransportError> {
+    let mut buf = bytes::BytesMut::new();
+    loop {
+        match resp.chunk().await {
+            Ok(Some(chunk)) => {
+                let room = limit.saturating_sub(buf.len());
+                buf.extend_from_slice(&chunk[..chunk.len().min(room)]);
+                if buf.len() >= limit {
+                    return Ok(buf.freeze());
+                }
+            }
+            Ok(None) => return Ok(buf.freeze()),
+            Err(e) => return Err(classify(&e).with_maybe_sent(true)),
+        }
+    }
+}
+
+/// Map a reqwest error onto the core's transport error.
+pub(crate) fn classify(e: &reqwest::Error) -> TransportError {
+    let (kind, maybe_sent) = if e.is_connect() {
+        (TransportKind::Connect, false)
+    } else if e.is_timeout() {
+        (TransportKind::Timeout, true)
+    } else if e.is_body() || e.is_decode() || e.is_request() {
+        (TransportKind::Io, true)
+    } else {
+        (TransportKind::Other, true)
+    };
+    let mut message = e.to_string();
+    let mut src = std::error::Error::source(e);
+    while let Some(s) = src {
+        message.push_str(": ");
+        message.push_str(&s.to_string());
+        src = s.source();
+    }
+    TransportError::new(kind, message).with_maybe_sent(maybe_sent)
+}

@@ -178,7 +178,7 @@ macro_rules! render_entries {
          [$($req:ident : $req_ty:ty),* $(,)?],
          [$($body_ty:ty)?],
          [$($opt:ident : $opt_ty:ty),* $(,)?],
-         $kind:ident, $how:ident);
+         $kind:ident $(, $flag:ident)*);
     )*) => {{
         let ops = &generated().ops;
         let mut out: Vec<Rendered> = Vec::new();
@@ -191,6 +191,21 @@ macro_rules! render_entries {
                     return Err(format!(
                         "{name}: descriptor {} has ID {id:?}, whose model knows no such name",
                         stringify!($desc)
+                    ));
+                }
+                let kind = stringify!($kind);
+                if kind != model.kind.token() {
+                    return Err(format!(
+                        "{name}: table kind `{kind}`, model kind `{}`",
+                        model.kind.token()
+                    ));
+                }
+                let flags: &[&str] = &[$(stringify!($flag)),*];
+                let is_alias = name != model.name;
+                if (flags.contains(&"primary") && is_alias) || (flags.contains(&"alias") && !is_alias) {
+                    return Err(format!(
+                        "{name}: marked {flags:?} but the model's primary name is {:?}",
+                        model.name
                     ));
                 }
                 let body_types: &[&str] = &[$(stringify!($body_ty))?];

@@ -365,7 +365,8 @@ pub fn table_module(ops: &[OpModel]) -> String {
         } else {
             "helper"
         };
-        let names = std::iter::once((&op.name, "primary")).chain(op.aliases.iter().map(|a| (a, "alias")));
+        let names =
+            std::iter::once((&op.name, "primary")).chain(op.aliases.iter().map(|a| (a, "alias")));
         for (name, role) in names {
             rows.insert(
                 name.clone(),

@@ -405,24 +405,22 @@ pub fn extract(doc: &mut Value, overrides: &Overrides) -> Result<(Vec<OpModel>, 
                 .unwrap_or_default();
             if content.contains_key("text/event-stream") {
                 kind = Kind::EventStream;
+            } else if content.keys().any(|ct| !is_json(ct)) {
+                // Any non-JSON media type (a PDF, an image, …) means the
+                // answer is a file, even if a JSON manifest is among them.
+                kind = Kind::Binary;
             } else if let Some(media) = content.iter().find(|(ct, _)| is_json(ct)).map(|x| x.1) {
                 let schema = media
                     .get("schema")
                     .cloned()
                     .unwrap_or(Value::Object(Obj::new()));
-                if schema.as_object().is_some_and(|o| o.is_empty()) {
-                    kind = Kind::Binary;
-                } else {
-                    output = match rust_type(&schema) {
-                        Some(t) => t,
-                        None => {
-                            let hint = format!("{type_name}_response");
-                            hoist(&schema, &hint, &mut taken, &mut hoisted)?
-                        }
-                    };
-                }
-            } else if !content.is_empty() {
-                kind = Kind::Binary;
+                output = match rust_type(&schema) {
+                    Some(t) => t,
+                    None => {
+                        let hint = format!("{type_name}_response");
+                        hoist(&schema, &hint, &mut taken, &mut hoisted)?
+                    }
+                };
             }
             let _ = code;
         }

@@ -110,7 +110,9 @@ mod tests {
 
     #[test]
     fn providers_are_called_and_errors_hide_nothing_secret() {
-        let c = Credentials::Provider(std::sync::Arc::new(|| Ok::<_, std::io::Error>("tok".to_string())));
+        let c = Credentials::Provider(std::sync::Arc::new(|| {
+            Ok::<_, std::io::Error>("tok".to_string())
+        }));
         assert!(matches!(c.resolve().unwrap(), Resolved::Bearer(t) if t.expose() == "tok"));
         let c = Credentials::Provider(std::sync::Arc::new(|| {
             Err::<String, _>(std::io::Error::other("vault down"))
@@ -134,7 +136,12 @@ mod tests {
         apply(&config, &Resolved::Bearer(Secret::new("t")), &mut h).unwrap();
         assert_eq!(h.get("x-account-id").unwrap(), "acc");
         assert_eq!(h.get("authorization").unwrap(), "Bearer t");
-        let e = apply(&config, &Resolved::Bearer(Secret::new("t\r\nx: y")), &mut HeaderMap::new()).unwrap_err();
+        let e = apply(
+            &config,
+            &Resolved::Bearer(Secret::new("t\r\nx: y")),
+            &mut HeaderMap::new(),
+        )
+        .unwrap_err();
         assert!(!e.to_string().contains("x: y"));
     }
 }

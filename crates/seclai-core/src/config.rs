@@ -79,7 +79,10 @@ impl std::fmt::Debug for ConfigBuilder {
             .field("base_url", &self.base_url)
             .field("api_key", &self.api_key)
             .field("access_token", &self.access_token)
-            .field("token_provider", &self.token_provider.as_ref().map(|_| "<fn>"))
+            .field(
+                "token_provider",
+                &self.token_provider.as_ref().map(|_| "<fn>"),
+            )
             .finish_non_exhaustive()
     }
 }
@@ -284,10 +287,9 @@ impl ConfigBuilder {
             default_headers.append(n, v);
         }
         let account_id = match &self.account_id {
-            Some(id) => Some(
-                header_value(id)
-                    .map_err(|e| Error::Config(format!("account_id: {e}")))?,
-            ),
+            Some(id) => {
+                Some(header_value(id).map_err(|e| Error::Config(format!("account_id: {e}")))?)
+            }
             None => None,
         };
         let mut ua = USER_AGENT.to_string();
@@ -298,7 +300,8 @@ impl ConfigBuilder {
         let user_agent =
             header_value(&ua).map_err(|e| Error::Config(format!("user agent: {e}")))?;
         if let Some(p) = &self.proxy {
-            parse_base_url(p).map_err(|_| Error::Config(format!("proxy {p:?} is not an http(s) URL")))?;
+            parse_base_url(p)
+                .map_err(|_| Error::Config(format!("proxy {p:?} is not an http(s) URL")))?;
         }
         let retry = self.retry.clone().unwrap_or_default();
         Ok(ClientConfig {
@@ -343,7 +346,10 @@ pub fn header_value(v: &str) -> std::result::Result<HeaderValue, String> {
 }
 
 /// Validate a header name and value.
-pub fn header_pair(name: &str, value: &str) -> std::result::Result<(HeaderName, HeaderValue), String> {
+pub fn header_pair(
+    name: &str,
+    value: &str,
+) -> std::result::Result<(HeaderName, HeaderValue), String> {
     let n = HeaderName::from_bytes(name.as_bytes())
         .map_err(|_| format!("{name:?} is not a valid header name"))?;
     let v = header_value(value).map_err(|e| format!("header {name}: {e}"))?;
@@ -366,7 +372,11 @@ pub fn check_version(v: &str, allow_unknown: bool) -> std::result::Result<(), St
 /// query or fragment; the trailing slash is removed.
 pub fn parse_base_url(s: &str) -> Result<String> {
     let t = s.trim();
-    let bad = || Error::Config(format!("base URL {s:?} is not an http(s) URL like https://api.seclai.com"));
+    let bad = || {
+        Error::Config(format!(
+            "base URL {s:?} is not an http(s) URL like https://api.seclai.com"
+        ))
+    };
     let uri: http::Uri = t.parse().map_err(|_| bad())?;
     match uri.scheme_str() {
         Some("http") | Some("https") => {}
@@ -557,13 +567,21 @@ mod tests {
     use super::*;
 
     fn env<'a>(pairs: &'a [(&'a str, &'a str)]) -> impl Fn(&str) -> Option<String> + 'a {
-        move |k| pairs.iter().find(|(n, _)| *n == k).map(|(_, v)| v.to_string())
+        move |k| {
+            pairs
+                .iter()
+                .find(|(n, _)| *n == k)
+                .map(|(_, v)| v.to_string())
+        }
     }
 
     #[test]
     fn env_key_and_url_are_read() {
         let c = ClientConfig::builder()
-            .build_with_env(&env(&[("SECLAI_API_KEY", "sk-env"), ("SECLAI_API_URL", "http://h:1/p/")]))
+            .build_with_env(&env(&[
+                ("SECLAI_API_KEY", "sk-env"),
+                ("SECLAI_API_URL", "http://h:1/p/"),
+            ]))
             .unwrap();
         assert_eq!(c.base_url(), "http://h:1/p");
         assert!(matches!(c.credentials(), Credentials::ApiKey(k) if k.expose() == "sk-env"));
@@ -582,26 +600,43 @@ mod tests {
             .build_with_env(&env(&[]))
             .unwrap_err();
         assert!(e.to_string().contains("more than one credential"), "{e}");
-        let e = ClientConfig::builder().build_with_env(&env(&[])).unwrap_err();
+        let e = ClientConfig::builder()
+            .build_with_env(&env(&[]))
+            .unwrap_err();
         assert!(e.to_string().contains("SECLAI_API_KEY"), "{e}");
     }
 
     #[test]
     fn bad_inputs_are_config_errors() {
-        let e = |b: ConfigBuilder| b.api_key("k").build_with_env(&env(&[])).unwrap_err().to_string();
+        let e = |b: ConfigBuilder| {
+            b.api_key("k")
+                .build_with_env(&env(&[]))
+                .unwrap_err()
+                .to_string()
+        };
         assert!(e(ClientConfig::builder().base_url("ftp://x")).contains("base URL"));
         assert!(e(ClientConfig::builder().base_url("not a url")).contains("base URL"));
         assert!(e(ClientConfig::builder().default_header("x-a", "a\r\nb")).contains("CR, LF"));
-        assert!(e(ClientConfig::builder().api_version("1999-01-01")).contains("unknown Seclai-Version"));
-        assert!(e(ClientConfig::builder().default_header("Seclai-Version", "1999-01-01")).contains("unknown"));
-        let e = ClientConfig::builder().api_key("a\nb").build_with_env(&env(&[])).unwrap_err();
-        assert!(!e.to_string().contains("a\nb"));
-        assert!(ClientConfig::builder()
-            .api_key("k")
-            .api_version("1999-01-01")
-            .allow_unknown_versions(true)
+        assert!(
+            e(ClientConfig::builder().api_version("1999-01-01")).contains("unknown Seclai-Version")
+        );
+        assert!(
+            e(ClientConfig::builder().default_header("Seclai-Version", "1999-01-01"))
+                .contains("unknown")
+        );
+        let e = ClientConfig::builder()
+            .api_key("a\nb")
             .build_with_env(&env(&[]))
-            .is_ok());
+            .unwrap_err();
+        assert!(!e.to_string().contains("a\nb"));
+        assert!(
+            ClientConfig::builder()
+                .api_key("k")
+                .api_version("1999-01-01")
+                .allow_unknown_versions(true)
+                .build_with_env(&env(&[]))
+                .is_ok()
+        );
     }
 
     #[test]

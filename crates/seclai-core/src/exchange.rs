@@ -86,7 +86,10 @@ impl Exchange {
     }
 
     fn decide(&mut self, outcome: Outcome) -> Option<Duration> {
-        match self.policy.decide(self.retries, self.prepared.idempotent, &outcome) {
+        match self
+            .policy
+            .decide(self.retries, self.prepared.idempotent, &outcome)
+        {
             Decision::Retry(d) if self.config.retry_budget().try_withdraw() => {
                 self.retries += 1;
                 log_retry(self.prepared.id, self.retries, d, &outcome);
@@ -103,13 +106,19 @@ impl Exchange {
             return None;
         }
         let retry_after = crate::ratelimit::retry_after(headers, std::time::SystemTime::now());
-        self.decide(Outcome::Status { status, retry_after })
+        self.decide(Outcome::Status {
+            status,
+            retry_after,
+        })
     }
 
     /// After a transport failure: `Ok(delay)` to retry, else the error.
     pub fn retry_on_error(&mut self, error: TransportError) -> Result<Duration> {
         let outcome = if error.maybe_sent {
-            Outcome::Transport { kind: error.kind, maybe_sent: true }
+            Outcome::Transport {
+                kind: error.kind,
+                maybe_sent: true,
+            }
         } else {
             Outcome::NotSent
         };
@@ -120,7 +129,12 @@ impl Exchange {
     }
 
     /// Decode a final answer into `T` (2xx) or an [`Error::Api`].
-    pub fn finish<T: DeserializeOwned>(&self, status: StatusCode, headers: HeaderMap, body: &[u8]) -> Result<Response<T>> {
+    pub fn finish<T: DeserializeOwned>(
+        &self,
+        status: StatusCode,
+        headers: HeaderMap,
+        body: &[u8],
+    ) -> Result<Response<T>> {
         self.check_status(status, &headers, body)?;
         let value = decode_json(status, body)?;
         Ok(self.response(value, status, headers))
@@ -128,7 +142,12 @@ impl Exchange {
 
     /// Like [`finish`](Self::finish) for the untyped `request()` call: JSON
     /// becomes a value, other text a JSON string, an empty body `null`.
-    pub fn finish_raw(&self, status: StatusCode, headers: HeaderMap, body: &[u8]) -> Result<Response<serde_json::Value>> {
+    pub fn finish_raw(
+        &self,
+        status: StatusCode,
+        headers: HeaderMap,
+        body: &[u8],
+    ) -> Result<Response<serde_json::Value>> {
         self.check_status(status, &headers, body)?;
         let is_json = headers
             .get(http::header::CONTENT_TYPE)
@@ -146,12 +165,19 @@ impl Exchange {
 
     /// An [`Error::Api`] for a non-2xx answer; counts successes for the budget.
     pub fn check_status(&self, status: StatusCode, headers: &HeaderMap, body: &[u8]) -> Result<()> {
-        log_done(self.prepared.id, status, self.retries, self.started.elapsed());
+        log_done(
+            self.prepared.id,
+            status,
+            self.retries,
+            self.started.elapsed(),
+        );
         if status.is_success() {
             self.config.retry_budget().deposit_success();
             Ok(())
         } else {
-            Err(Error::Api(Box::new(ApiError::from_response(status, headers, body))))
+            Err(Error::Api(Box::new(ApiError::from_response(
+                status, headers, body,
+            ))))
         }
     }
 
@@ -168,14 +194,26 @@ impl Exchange {
 
 #[cfg(feature = "tracing")]
 fn log_retry(id: &str, attempt: u32, delay: Duration, outcome: &Outcome) {
-    tracing::debug!(operation = id, attempt, delay_ms = delay.as_millis() as u64, ?outcome, "seclai: retrying");
+    tracing::debug!(
+        operation = id,
+        attempt,
+        delay_ms = delay.as_millis() as u64,
+        ?outcome,
+        "seclai: retrying"
+    );
 }
 #[cfg(not(feature = "tracing"))]
 fn log_retry(_: &str, _: u32, _: Duration, _: &Outcome) {}
 
 #[cfg(feature = "tracing")]
 fn log_done(id: &str, status: StatusCode, retries: u32, elapsed: Duration) {
-    tracing::debug!(operation = id, status = status.as_u16(), retries, elapsed_ms = elapsed.as_millis() as u64, "seclai: response");
+    tracing::debug!(
+        operation = id,
+        status = status.as_u16(),
+        retries,
+        elapsed_ms = elapsed.as_millis() as u64,
+        "seclai: response"
+    );
 }
 #[cfg(not(feature = "tracing"))]
 fn log_done(_: &str, _: StatusCode, _: u32, _: Duration) {}
@@ -194,29 +232,54 @@ mod tests {
     use seclai_gen::ops::{CancelExperiment, GetAgent};
 
     fn config() -> ClientConfig {
-        ClientConfig::builder().api_key("k").build_with_env(&|_| None).unwrap()
+        ClientConfig::builder()
+            .api_key("k")
+            .build_with_env(&|_| None)
+            .unwrap()
     }
 
     #[test]
     fn retries_get_on_503_but_not_post() {
         let c = config();
-        let mut x = Exchange::new(&c, prepare(&c, &GetAgent::new("a"), &CallOptions::default()).unwrap());
-        assert!(x.retry_on_status(StatusCode::SERVICE_UNAVAILABLE, &HeaderMap::new()).is_some());
-        let mut x = Exchange::new(&c, prepare(&c, &CancelExperiment::new("e"), &CallOptions::default()).unwrap());
-        assert!(x.retry_on_status(StatusCode::SERVICE_UNAVAILABLE, &HeaderMap::new()).is_none());
-        assert!(x.retry_on_status(StatusCode::TOO_MANY_REQUESTS, &HeaderMap::new()).is_some());
+        let mut x = Exchange::new(
+            &c,
+            prepare(&c, &GetAgent::new("a"), &CallOptions::default()).unwrap(),
+        );
+        assert!(
+            x.retry_on_status(StatusCode::SERVICE_UNAVAILABLE, &HeaderMap::new())
+                .is_some()
+        );
+        let mut x = Exchange::new(
+            &c,
+            prepare(&c, &CancelExperiment::new("e"), &CallOptions::default()).unwrap(),
+        );
+        assert!(
+            x.retry_on_status(StatusCode::SERVICE_UNAVAILABLE, &HeaderMap::new())
+                .is_none()
+        );
+        assert!(
+            x.retry_on_status(StatusCode::TOO_MANY_REQUESTS, &HeaderMap::new())
+                .is_some()
+        );
     }
 
     #[test]
     fn finish_decodes_and_reports_errors() {
         let c = config();
-        let x = Exchange::new(&c, prepare(&c, &GetAgent::new("a"), &CallOptions::default()).unwrap());
+        let x = Exchange::new(
+            &c,
+            prepare(&c, &GetAgent::new("a"), &CallOptions::default()).unwrap(),
+        );
         let mut h = HeaderMap::new();
         h.insert("x-request-id", "r1".parse().unwrap());
-        let e = x.finish::<serde_json::Value>(StatusCode::NOT_FOUND, h, b"{\"detail\":\"nope\"}").unwrap_err();
+        let e = x
+            .finish::<serde_json::Value>(StatusCode::NOT_FOUND, h, b"{\"detail\":\"nope\"}")
+            .unwrap_err();
         assert!(e.is_not_found());
         assert_eq!(e.request_id(), Some("r1"));
-        let r = x.finish_raw(StatusCode::OK, HeaderMap::new(), b"plain").unwrap();
+        let r = x
+            .finish_raw(StatusCode::OK, HeaderMap::new(), b"plain")
+            .unwrap();
         assert_eq!(r.value, serde_json::json!("plain"));
         let req = x.request(&Resolved::ApiKey(Secret::new("k"))).unwrap();
         assert_eq!(req.headers()["x-api-key"], "k");

@@ -28,12 +28,12 @@ pub mod sse;
 
 pub use auth::{Credentials, TokenProvider};
 pub use config::{ApiVersion, ClientConfig, ConfigBuilder};
-pub use exchange::{Exchange, Response};
-pub use render::{CallOptions, Prepared};
-pub use seclai_gen;
 pub use error::{ApiError, DecodeError, Error, Result, StreamError, TransportError, TransportKind};
+pub use exchange::{Exchange, Response};
 pub use poll::{PollPolicy, PollSchedule};
 pub use ratelimit::RateLimit;
+pub use render::{CallOptions, Prepared};
 pub use retry::{Decision, Outcome, RetryBudget, RetryPolicy};
+pub use seclai_gen;
 pub use secret::Secret;
 pub use sse::{SseDecoder, SseError, SseEvent};

@@ -1,7 +1,9 @@
 //! Rendering: descriptor + configuration + per-call options → a request
 //! ready for a transport (credentials are added per attempt).
 
-use crate::config::{ApiVersion, ClientConfig, DEFAULT_VERSION, VERSION_HEADER, check_version, header_pair};
+use crate::config::{
+    ApiVersion, ClientConfig, DEFAULT_VERSION, VERSION_HEADER, check_version, header_pair,
+};
 use crate::error::{Error, Result};
 use http::header::{ACCEPT, CONTENT_TYPE, USER_AGENT};
 use http::{HeaderMap, HeaderValue, Method};
@@ -71,12 +73,24 @@ pub struct Prepared {
 }
 
 /// Render a descriptor.
-pub fn prepare<O: Operation>(config: &ClientConfig, op: &O, options: &CallOptions) -> Result<Prepared> {
+pub fn prepare<O: Operation>(
+    config: &ClientConfig,
+    op: &O,
+    options: &CallOptions,
+) -> Result<Prepared> {
     op.check().map_err(Error::InvalidRequest)?;
     let body = op
         .body()
         .map_err(|e| Error::InvalidRequest(format!("cannot serialize the request body: {e}")))?;
-    prepare_raw(config, O::ID, O::METHOD, &op.path_and_query(), body, O::IDEMPOTENT, options)
+    prepare_raw(
+        config,
+        O::ID,
+        O::METHOD,
+        &op.path_and_query(),
+        body,
+        O::IDEMPOTENT,
+        options,
+    )
 }
 
 /// Render a request from parts (the `request()` escape hatch and helpers).
@@ -94,7 +108,10 @@ pub fn prepare_raw(
             "path {path_and_query:?} must start with '/'"
         )));
     }
-    if path_and_query.bytes().any(|b| b.is_ascii_control() || b == b' ') {
+    if path_and_query
+        .bytes()
+        .any(|b| b.is_ascii_control() || b == b' ')
+    {
         return Err(Error::InvalidRequest(
             "path contains spaces or control characters; percent-encode them".into(),
         ));
@@ -137,7 +154,9 @@ pub fn prepare_raw(
         body,
         idempotent,
         timeout: options.timeout.or(config.timeout()),
-        max_retries: options.max_retries.unwrap_or(config.retry_policy().max_retries),
+        max_retries: options
+            .max_retries
+            .unwrap_or(config.retry_policy().max_retries),
     })
 }
 
@@ -160,8 +179,14 @@ mod tests {
         assert_eq!(p.url, "http://127.0.0.1:9/prefix/agents/a%2Fb");
         assert_eq!(p.method, Method::GET);
         assert!(p.idempotent);
-        assert_eq!(p.headers.get(VERSION_HEADER).map(|v| v.to_str().unwrap()), DEFAULT_VERSION);
-        assert!(p.headers.get("x-api-key").is_none(), "credentials are added per attempt");
+        assert_eq!(
+            p.headers.get(VERSION_HEADER).map(|v| v.to_str().unwrap()),
+            DEFAULT_VERSION
+        );
+        assert!(
+            p.headers.get("x-api-key").is_none(),
+            "credentials are added per attempt"
+        );
     }
 
     #[test]
@@ -169,12 +194,30 @@ mod tests {
         let c = config();
         let e = prepare(&c, &GetAgent::new(".."), &CallOptions::default()).unwrap_err();
         assert!(matches!(e, Error::InvalidRequest(_)));
-        let o = CallOptions { headers: vec![("x-a".into(), "1\r\nx-b: 2".into())], ..Default::default() };
-        assert!(matches!(prepare(&c, &GetAgent::new("a"), &o), Err(Error::InvalidRequest(_))));
-        let o = CallOptions { api_version: Some("1900-01-01".into()), ..Default::default() };
-        assert!(matches!(prepare(&c, &GetAgent::new("a"), &o), Err(Error::InvalidRequest(_))));
-        let o = CallOptions { headers: vec![("Seclai-Version".into(), "1900-01-01".into())], ..Default::default() };
-        assert!(matches!(prepare(&c, &GetAgent::new("a"), &o), Err(Error::InvalidRequest(_))));
+        let o = CallOptions {
+            headers: vec![("x-a".into(), "1\r\nx-b: 2".into())],
+            ..Default::default()
+        };
+        assert!(matches!(
+            prepare(&c, &GetAgent::new("a"), &o),
+            Err(Error::InvalidRequest(_))
+        ));
+        let o = CallOptions {
+            api_version: Some("1900-01-01".into()),
+            ..Default::default()
+        };
+        assert!(matches!(
+            prepare(&c, &GetAgent::new("a"), &o),
+            Err(Error::InvalidRequest(_))
+        ));
+        let o = CallOptions {
+            headers: vec![("Seclai-Version".into(), "1900-01-01".into())],
+            ..Default::default()
+        };
+        assert!(matches!(
+            prepare(&c, &GetAgent::new("a"), &o),
+            Err(Error::InvalidRequest(_))
+        ));
     }
 }
 

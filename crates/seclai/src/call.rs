@@ -72,7 +72,14 @@ pub struct RawCall {
 
 impl RawCall {
     pub(crate) fn new(client: Client, method: http::Method, path: String) -> Self {
-        RawCall { client, method, path, query: Vec::new(), body: None, options: CallOptions::default() }
+        RawCall {
+            client,
+            method,
+            path,
+            query: Vec::new(),
+            body: None,
+            options: CallOptions::default(),
+        }
     }
 
     seclai_core::call_option_setters!();
@@ -98,12 +105,24 @@ impl RawCall {
     pub async fn send_with_meta(self) -> Result<Response<serde_json::Value>> {
         let body = match self.body {
             Some(Ok(b)) => Some(b),
-            Some(Err(e)) => return Err(Error::InvalidRequest(format!("cannot serialize the body: {e}"))),
+            Some(Err(e)) => {
+                return Err(Error::InvalidRequest(format!(
+                    "cannot serialize the body: {e}"
+                )));
+            }
             None => None,
         };
         let path = seclai_core::render::raw_path(&self.path, &self.query);
         let idempotent = self.method.is_idempotent();
-        let prepared = prepare_raw(self.client.config(), "request", self.method, &path, body, idempotent, &self.options)?;
+        let prepared = prepare_raw(
+            self.client.config(),
+            "request",
+            self.method,
+            &path,
+            body,
+            idempotent,
+            &self.options,
+        )?;
         let (x, status, headers, body) = self.client.execute(prepared).await?;
         x.finish_raw(status, headers, &body)
     }

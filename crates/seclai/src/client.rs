@@ -4,7 +4,10 @@ use crate::call::RawCall;
 use bytes::Bytes;
 use seclai_core::auth::Resolved;
 use seclai_core::exchange::MAX_ERROR_BODY_READ;
-use seclai_core::{ClientConfig, ConfigBuilder, Error, Exchange, Prepared, Result, Secret, TransportError, TransportKind};
+use seclai_core::{
+    ClientConfig, ConfigBuilder, Error, Exchange, Prepared, Result, Secret, TransportError,
+    TransportKind,
+};
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -35,7 +38,9 @@ pub struct Client {
 
 impl std::fmt::Debug for Client {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Client").field("config", &self.inner.config).finish_non_exhaustive()
+        f.debug_struct("Client")
+            .field("config", &self.inner.config)
+            .finish_non_exhaustive()
     }
 }
 
@@ -49,7 +54,9 @@ pub struct ClientBuilder {
 
 impl std::fmt::Debug for ClientBuilder {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ClientBuilder").field("config", &self.config).finish_non_exhaustive()
+        f.debug_struct("ClientBuilder")
+            .field("config", &self.config)
+            .finish_non_exhaustive()
     }
 }
 
@@ -115,7 +122,8 @@ fn build_http(config: &ClientConfig) -> Result<reqwest::Client> {
             .map_err(|e| Error::Config(format!("root certificate: {e}")))?;
         b = b.add_root_certificate(cert);
     }
-    b.build().map_err(|e| Error::Config(format!("cannot build the HTTP client: {e}")))
+    b.build()
+        .map_err(|e| Error::Config(format!("cannot build the HTTP client: {e}")))
 }
 
 impl Client {
@@ -163,7 +171,10 @@ impl Client {
     }
 
     /// Send with retries; returns the final status, headers and body.
-    pub(crate) async fn execute(&self, prepared: Prepared) -> Result<(Exchange, http::StatusCode, http::HeaderMap, Bytes)> {
+    pub(crate) async fn execute(
+        &self,
+        prepared: Prepared,
+    ) -> Result<(Exchange, http::StatusCode, http::HeaderMap, Bytes)> {
         #[cfg(feature = "tracing")]
         let span = seclai_core::exchange::span(&prepared);
         let fut = self.execute_inner(prepared);
@@ -172,7 +183,10 @@ impl Client {
         fut.await
     }
 
-    async fn execute_inner(&self, prepared: Prepared) -> Result<(Exchange, http::StatusCode, http::HeaderMap, Bytes)> {
+    async fn execute_inner(
+        &self,
+        prepared: Prepared,
+    ) -> Result<(Exchange, http::StatusCode, http::HeaderMap, Bytes)> {
         let mut x = Exchange::new(&self.inner.config, prepared);
         loop {
             let resolved = self.resolve().await?;
@@ -187,7 +201,11 @@ impl Client {
                     match x.retry_on_status(status, &headers) {
                         Some(d) => d,
                         None => {
-                            let limit = if status.is_success() { usize::MAX } else { MAX_ERROR_BODY_READ };
+                            let limit = if status.is_success() {
+                                usize::MAX
+                            } else {
+                                MAX_ERROR_BODY_READ
+                            };
                             match read_body(resp, limit).await {
                                 Ok(body) => return Ok((x, status, headers, body)),
                                 Err(e) => x.retry_on_error(e)?,
@@ -203,7 +221,10 @@ impl Client {
 }
 
 /// Read a body, keeping at most `limit` bytes (error bodies are bounded).
-async fn read_body(mut resp: reqwest::Response, limit: usize) -> std::result::Result<Bytes, TransportError> {
+async fn read_body(
+    mut resp: reqwest::Response,
+    limit: usize,
+) -> std::result::Result<Bytes, TransportError> {
     let mut buf = bytes::BytesMut::new();
     loop {
         match resp.chunk().await {

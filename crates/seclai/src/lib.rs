@@ -25,8 +25,8 @@ mod client;
 pub use call::{BoxFuture, Call, RawCall};
 pub use client::{Client, ClientBuilder};
 pub use seclai_core::{
-    ApiError, ApiVersion, CallOptions, ClientConfig, DecodeError, Error, RateLimit, Response, Result, RetryBudget,
-    RetryPolicy, StreamError, TransportError, TransportKind,
+    ApiError, ApiVersion, CallOptions, ClientConfig, DecodeError, Error, RateLimit, Response,
+    Result, RetryBudget, RetryPolicy, StreamError, TransportError, TransportKind,
 };
 pub use seclai_gen::{DEFAULT_VERSION, KNOWN_VERSIONS, LATEST, Operation, ops, types};
 pub use {bytes, http};

@@ -1826,7 +1826,7 @@ impl Operation for DocsSearch {
 }
 ///`GET /v2/agent-runs/{run_id}/attachments/{attachment_id}`: Download an agent-run attachment
 ///
-///Answer: `String`.
+///Answer: `()`.
 #[derive(Debug, Clone)]
 pub struct DownloadAgentRunAttachment {
     ///`run_id` (path).
@@ -1852,12 +1852,12 @@ impl DownloadAgentRunAttachment {
     }
 }
 impl Operation for DownloadAgentRunAttachment {
-    type Output = String;
+    type Output = ();
     const ID: &'static str = "download_agent_run_attachment";
     const METHOD: Method = Method::GET;
     const PATH: &'static str = "/v2/agent-runs/{run_id}/attachments/{attachment_id}";
     const IDEMPOTENT: bool = true;
-    const KIND: Kind = Kind::Json;
+    const KIND: Kind = Kind::Binary;
     const PAGINATION: Pagination = Pagination::None;
     fn path_and_query(&self) -> String {
         #[allow(unused_mut)]
@@ -2692,7 +2692,7 @@ impl Operation for GetAgentRun {
 }
 ///`GET /memory_banks/{memory_bank_id}/agents`: Get Agents Using Bank
 ///
-///Answer: `()`.
+///Answer: `serde_json::Value`.
 #[derive(Debug, Clone)]
 pub struct GetAgentsUsingMemoryBank {
     ///`memory_bank_id` (path).
@@ -2707,12 +2707,12 @@ impl GetAgentsUsingMemoryBank {
     }
 }
 impl Operation for GetAgentsUsingMemoryBank {
-    type Output = ();
+    type Output = ::serde_json::Value;
     const ID: &'static str = "get_agents_using_memory_bank";
     const METHOD: Method = Method::GET;
     const PATH: &'static str = "/memory_banks/{memory_bank_id}/agents";
     const IDEMPOTENT: bool = true;
-    const KIND: Kind = Kind::Binary;
+    const KIND: Kind = Kind::Json;
     const PAGINATION: Pagination = Pagination::None;
     fn path_and_query(&self) -> String {
         #[allow(unused_mut)]
@@ -5366,7 +5366,7 @@ impl Paginated for ListKnowledgeBases {
 }
 ///`GET /memory_banks/templates`: List Templates
 ///
-///Answer: `()`.
+///Answer: `serde_json::Value`.
 #[derive(Debug, Clone)]
 pub struct ListMemoryBankTemplates {}
 impl ListMemoryBankTemplates {
@@ -5381,12 +5381,12 @@ impl Default for ListMemoryBankTemplates {
     }
 }
 impl Operation for ListMemoryBankTemplates {
-    type Output = ();
+    type Output = ::serde_json::Value;
     const ID: &'static str = "list_memory_bank_templates";
     const METHOD: Method = Method::GET;
     const PATH: &'static str = "/memory_banks/templates";
     const IDEMPOTENT: bool = true;
-    const KIND: Kind = Kind::Binary;
+    const KIND: Kind = Kind::Json;
     const PAGINATION: Pagination = Pagination::None;
     fn path_and_query(&self) -> String {
         #[allow(unused_mut)]

@@ -55,7 +55,7 @@ macro_rules! for_each_operation {
             (delete_source_export, DeleteSourceExport, [source_connection_id: String, export_id: String], [], [], json, plain, primary);
             (disable_agent, DisableAgent, [agent_id: String], [], [], json, plain, primary);
             (docs_search, DocsSearch, [q: String], [], [mode: $crate::types::DocsSearchMode, limit: i64], json, plain, primary);
-            (download_agent_run_attachment, DownloadAgentRunAttachment, [run_id: String, attachment_id: String], [], [download_name: String], json, plain, primary);
+            (download_agent_run_attachment, DownloadAgentRunAttachment, [run_id: String, attachment_id: String], [], [download_name: String], binary, helper, primary);
             (download_source_export, DownloadSourceExport, [source_connection_id: String, export_id: String], [], [], binary, helper, primary);
             (enable_agent, EnableAgent, [agent_id: String], [], [], json, plain, primary);
             (estimate_source_export, EstimateSourceExport, [source_connection_id: String], [$crate::types::EstimateExportRequest], [], json, plain, primary);
@@ -74,7 +74,7 @@ macro_rules! for_each_operation {
             (get_agent_definition, GetAgentDefinition, [agent_id: String], [], [], json, plain, primary);
             (get_agent_input_upload_status, GetAgentInputUploadStatus, [agent_id: String, upload_id: String], [], [], json, plain, primary);
             (get_agent_run, GetAgentRun, [run_id: String], [], [include_step_outputs: bool], json, plain, primary);
-            (get_agents_using_memory_bank, GetAgentsUsingMemoryBank, [memory_bank_id: String], [], [], binary, helper, primary);
+            (get_agents_using_memory_bank, GetAgentsUsingMemoryBank, [memory_bank_id: String], [], [], json, plain, primary);
             (get_ai_assistant_memory_bank_history, GetAiAssistantMemoryBankHistory, [], [], [limit: i64, offset: i64], json, plain, primary);
             (get_alert, GetAlert, [alert_id: String], [], [], json, plain, primary);
             (get_alert_config, GetAlertConfig, [config_id: String], [], [], json, plain, primary);
@@ -119,7 +119,7 @@ macro_rules! for_each_operation {
             (list_governance_ai_conversations, ListGovernanceAiConversations, [], [], [limit: i64], json, plain, primary);
             (list_inbound_email_rejections, ListInboundEmailRejections, [], [], [agent_id: String, limit: i64], json, plain, primary);
             (list_knowledge_bases, ListKnowledgeBases, [], [], [page: i64, limit: i64, sort: String, order: String], json, plain, primary);
-            (list_memory_bank_templates, ListMemoryBankTemplates, [], [], [], binary, helper, primary);
+            (list_memory_bank_templates, ListMemoryBankTemplates, [], [], [], json, plain, primary);
             (list_memory_banks, ListMemoryBanks, [], [], [page: i64, limit: i64, sort: String, order: String, r#type: String], json, plain, primary);
             (list_model_alerts, ListModelAlerts, [], [], [agent_id: String, unread_only: bool, limit: i64, offset: i64], json, plain, primary);
             (list_models, ListModels, [], [], [provider: String, supports_tool_use: bool, supports_thinking: bool, supports_input_media: String, supports_output_media: String], json, plain, primary);

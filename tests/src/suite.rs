@@ -1,0 +1,355 @@
+//! The behaviour suite, written once and instantiated for each client.
+//!
+//! An instantiation provides the client crate and two macros, `send!(call)`
+//! and `send_meta!(call)`, that run a call to completion (awaiting it on a
+//! runtime for the async client, calling `.send()` for the blocking one).
+
+/// Expand the whole suite for one client crate.
+#[macro_export]
+macro_rules! behaviour_suite {
+    ($krate:ident) => {
+        use $krate::{Client, Error, ops, types};
+        use seclai_testkit::raw::{RawServer, Script};
+        use std::sync::Arc;
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        use std::time::Duration;
+
+        const UNREAD: &str = r#"{"count": 3}"#;
+
+        fn fast_retries() -> $krate::RetryPolicy {
+            let mut p = $krate::RetryPolicy::default();
+            p.base_delay = Duration::from_millis(5);
+            p.max_delay = Duration::from_millis(20);
+            p
+        }
+
+        fn builder(server: &RawServer) -> $krate::ClientBuilder {
+            Client::builder()
+                .ignore_env()
+                .base_url(server.url())
+                .retry_policy(fast_retries())
+        }
+
+        fn client(server: &RawServer) -> Client {
+            builder(server).api_key("sk-test-123").build().expect("client builds")
+        }
+
+        fn ok_json(body: &str) -> Script {
+            Script::json(200, body)
+        }
+
+        #[test]
+        fn api_key_version_and_user_agent_are_sent() {
+            let server = RawServer::start(vec![ok_json(UNREAD)]);
+            let n = send!(client(&server).get_unread_model_alert_count()).unwrap();
+            assert_eq!(n.count, 3);
+            let req = &server.requests()[0];
+            assert_eq!(req.method, "GET");
+            assert_eq!(req.path_and_query, "/models/alerts/unread-count");
+            assert_eq!(req.header("x-api-key"), Some("sk-test-123"));
+            assert_eq!(req.header("seclai-version"), $krate::DEFAULT_VERSION);
+            assert!(req.header("user-agent").unwrap().starts_with("seclai-rs/"));
+            assert!(req.header("authorization").is_none());
+            assert!(req.header("x-account-id").is_none());
+        }
+
+        #[test]
+        fn bearer_token_sends_account_id_and_api_key_does_not() {
+            let server = RawServer::start(vec![ok_json(UNREAD)]);
+            let c = builder(&server).access_token("tok-1").account_id("acct-9").build().unwrap();
+            send!(c.get_unread_model_alert_count()).unwrap();
+            let c = builder(&server).api_key("k").account_id("acct-9").build().unwrap();
+            send!(c.get_unread_model_alert_count()).unwrap();
+            let reqs = server.requests();
+            assert_eq!(reqs[0].header("authorization"), Some("Bearer tok-1"));
+            assert_eq!(reqs[0].header("x-account-id"), Some("acct-9"));
+            assert_eq!(reqs[1].header("x-api-key"), Some("k"));
+            assert!(reqs[1].header("x-account-id").is_none());
+        }
+
+        #[test]
+        fn custom_api_key_header() {
+            let server = RawServer::start(vec![ok_json(UNREAD)]);
+            let c = builder(&server).api_key("k").api_key_header("x-other-key").build().unwrap();
+            send!(c.get_unread_model_alert_count()).unwrap();
+            assert_eq!(server.requests()[0].header("x-other-key"), Some("k"));
+            assert!(server.requests()[0].header("x-api-key").is_none());
+        }
+
+        #[test]
+        fn token_provider_is_called_per_request() {
+            let server = RawServer::start(vec![ok_json(UNREAD)]);
+            let calls = Arc::new(AtomicUsize::new(0));
+            let seen = calls.clone();
+            let c = builder(&server)
+                .token_provider(move || {
+                    let n = seen.fetch_add(1, Ordering::SeqCst);
+                    Ok::<_, std::io::Error>(format!("tok-{n}"))
+                })
+                .build()
+                .unwrap();
+            send!(c.get_unread_model_alert_count()).unwrap();
+            send!(c.get_unread_model_alert_count()).unwrap();
+            assert_eq!(calls.load(Ordering::SeqCst), 2);
+            let reqs = server.requests();
+            assert_eq!(reqs[0].header("authorization"), Some("Bearer tok-0"));
+            assert_eq!(reqs[1].header("authorization"), Some("Bearer tok-1"));
+        }
+
+        #[test]
+        fn credential_rules() {
+            let server = RawServer::start(vec![ok_json(UNREAD)]);
+            let e = builder(&server).api_key("k").access_token("t").build().unwrap_err();
+            assert!(matches!(e, Error::Config(_)), "{e}");
+            let e = builder(&server).build().unwrap_err();
+            assert!(matches!(e, Error::Config(ref m) if m.contains("SECLAI_API_KEY")), "{e}");
+            let e = builder(&server).api_key("").build().unwrap_err();
+            assert!(matches!(e, Error::Config(_)));
+            assert_eq!(server.hits(), 0);
+        }
+
+        #[test]
+        fn version_header_pinned_omitted_and_guarded() {
+            let server = RawServer::start(vec![ok_json(UNREAD)]);
+            let known = *$krate::KNOWN_VERSIONS.last().expect("the spec declares versions");
+            let c = builder(&server).api_key("k").api_version(known).build().unwrap();
+            send!(c.get_unread_model_alert_count()).unwrap();
+            let c = builder(&server).api_key("k").omit_api_version().build().unwrap();
+            send!(c.get_unread_model_alert_count()).unwrap();
+            let c = builder(&server).api_key("k").api_version("2001-01-01").allow_unknown_versions(true).build().unwrap();
+            send!(c.get_unread_model_alert_count()).unwrap();
+            let reqs = server.requests();
+            assert_eq!(reqs[0].header("seclai-version"), Some(known));
+            assert!(reqs[1].header("seclai-version").is_none());
+            assert_eq!(reqs[2].header("seclai-version"), Some("2001-01-01"));
+
+            let e = builder(&server).api_key("k").api_version("2001-01-01").build().unwrap_err();
+            assert!(matches!(e, Error::Config(ref m) if m.contains("2001-01-01")), "{e}");
+            let e = builder(&server).api_key("k").default_header("Seclai-Version", "2001-01-01").build().unwrap_err();
+            assert!(matches!(e, Error::Config(_)));
+            let c = client(&server);
+            let e = send!(c.get_unread_model_alert_count().api_version("2001-01-01")).unwrap_err();
+            assert!(matches!(e, Error::InvalidRequest(_)), "{e}");
+            let e = send!(c.get_unread_model_alert_count().header("seclai-version", "2001-01-01")).unwrap_err();
+            assert!(matches!(e, Error::InvalidRequest(_)), "{e}");
+            send!(c.get_unread_model_alert_count().api_version(known)).unwrap();
+            assert_eq!(server.requests().last().unwrap().header("seclai-version"), Some(known));
+            assert_eq!(server.hits(), 4);
+        }
+
+        #[test]
+        fn error_bodies_of_every_shape() {
+            let server = RawServer::start(vec![
+                Script::json(404, r#"{"detail":"Agent not found"}"#),
+                Script::json(422, r#"{"detail":[{"loc":["body","name"],"msg":"field required","type":"missing"}]}"#),
+                Script::json(409, r#"{"error":{"code":"CONFLICT","message":"already exists"}}"#),
+                Script::json(400, r#"{"detail":{"error":{"code":"BAD","message":"nested"}}}"#),
+                Script::response(502, &[("content-type", "text/html")], "<html>bad gateway</html>"),
+                Script::response(401, &[("x-request-id", "req-77")], ""),
+            ]);
+            let c = builder(&server).api_key("k").max_retries(0).build().unwrap();
+            let mut errs = Vec::new();
+            for _ in 0..6 {
+                errs.push(send!(c.get_agent("a")).unwrap_err());
+            }
+            assert!(errs[0].is_not_found());
+            assert_eq!(errs[0].as_api().unwrap().message, "Agent not found");
+            assert!(errs[1].is_validation());
+            assert!(errs[1].as_api().unwrap().message.contains("field required"), "{}", errs[1]);
+            assert_eq!(errs[2].code(), Some("CONFLICT"));
+            assert_eq!(errs[2].as_api().unwrap().message, "already exists");
+            assert_eq!(errs[3].code(), Some("BAD"));
+            assert!(errs[4].as_api().unwrap().body.contains("bad gateway"));
+            assert_eq!(errs[4].status().map(|s| s.as_u16()), Some(502));
+            assert_eq!(errs[5].request_id(), Some("req-77"));
+            assert_eq!(errs[5].status().map(|s| s.as_u16()), Some(401));
+        }
+
+        #[test]
+        fn decode_errors_name_the_path() {
+            let server = RawServer::start(vec![ok_json(r#"{"count": "three"}"#), ok_json("not json")]);
+            let c = client(&server);
+            let e = send!(c.get_unread_model_alert_count()).unwrap_err();
+            match &e {
+                Error::Decode(d) => assert!(d.path.contains("count"), "{d:?}"),
+                other => panic!("expected a decode error, got {other:?}"),
+            }
+            let e = send!(c.get_unread_model_alert_count()).unwrap_err();
+            assert!(matches!(e, Error::Decode(_)), "{e:?}");
+        }
+
+        #[test]
+        fn retry_after_429_is_honoured_for_post() {
+            let server = RawServer::start(vec![
+                Script::response(429, &[("retry-after", "0"), ("content-type", "application/json")],
+                    r#"{"error":{"code":"RATE_LIMIT_EXCEEDED","message":"slow down"}}"#),
+                Script::response(204, &[], ""),
+            ]);
+            send!(client(&server).mark_all_model_alerts_read()).unwrap();
+            assert_eq!(server.hits(), 2);
+            assert_eq!(server.requests()[0].method, "POST");
+        }
+
+        #[test]
+        fn get_503_is_retried_and_post_503_is_not() {
+            let server = RawServer::start(vec![
+                Script::json(503, "{}"),
+                Script::json(503, "{}"),
+                ok_json(UNREAD),
+            ]);
+            send!(client(&server).get_unread_model_alert_count()).unwrap();
+            assert_eq!(server.hits(), 3);
+
+            let server = RawServer::start(vec![Script::json(503, r#"{"detail":"busy"}"#), Script::response(204, &[], "")]);
+            let e = send!(client(&server).mark_all_model_alerts_read()).unwrap_err();
+            assert_eq!(e.status().map(|s| s.as_u16()), Some(503));
+            assert_eq!(server.hits(), 1);
+        }
+
+        #[test]
+        fn retry_budget_and_retry_after_cap() {
+            let server = RawServer::start(vec![Script::json(503, "{}")]);
+            let c = builder(&server)
+                .api_key("k")
+                .max_retries(10)
+                .retry_budget($krate::RetryBudget::new(2))
+                .build()
+                .unwrap();
+            assert!(send!(c.get_unread_model_alert_count()).is_err());
+            assert_eq!(server.hits(), 3, "two retries from the budget");
+            assert!(send!(c.clone().get_unread_model_alert_count()).is_err());
+            assert_eq!(server.hits(), 4, "the budget is shared by clones and now empty");
+
+            let server = RawServer::start(vec![Script::response(429, &[("retry-after", "120")], "")]);
+            let started = std::time::Instant::now();
+            let e = send!(client(&server).get_unread_model_alert_count()).unwrap_err();
+            assert!(started.elapsed() < Duration::from_secs(5));
+            assert_eq!(server.hits(), 1);
+            assert_eq!(e.retry_after(), Some(Duration::from_secs(120)));
+        }
+
+        #[test]
+        fn path_segments_arrive_intact() {
+            let server = RawServer::start(vec![Script::json(404, "{}")]);
+            let c = builder(&server).api_key("k").max_retries(0).build().unwrap();
+            let _ = send!(c.get_agent("a/b?c#d..e%f g\u{e9}"));
+            assert_eq!(server.requests()[0].path_and_query, "/agents/a%2Fb%3Fc%23d..e%25f%20g%C3%A9");
+            for bad in ["", ".", ".."] {
+                let e = send!(c.get_agent(bad)).unwrap_err();
+                assert!(matches!(e, Error::InvalidRequest(_)), "{bad:?}: {e}");
+            }
+            assert_eq!(server.hits(), 1, "rejected ids never reach the server");
+        }
+
+        #[test]
+        fn query_parameters_and_base_prefix() {
+            let server = RawServer::start(vec![Script::json(404, "{}")]);
+            let c = Client::builder()
+                .ignore_env()
+                .api_key("k")
+                .max_retries(0)
+                .base_url(format!("{}/prefix/", server.url()))
+                .build()
+                .unwrap();
+            let _ = send!(c.list_agents().page(2).limit(5));
+            let _ = send!(c.request(http::Method::GET, "/things").query("tag", "a b").query("tag", "c&d"));
+            let reqs = server.requests();
+            assert_eq!(reqs[0].path_and_query, "/prefix/agents?page=2&limit=5");
+            assert_eq!(reqs[1].path_and_query, "/prefix/things?tag=a%20b&tag=c%26d");
+        }
+
+        #[test]
+        fn raw_request_answers() {
+            let server = RawServer::start(vec![
+                ok_json(r#"{"a":1}"#),
+                Script::response(200, &[("content-type", "text/plain")], "hello"),
+                Script::response(204, &[], ""),
+            ]);
+            let c = client(&server);
+            let v = send!(c.request(http::Method::POST, "/x").json(&serde_json::json!({"k": "v"}))).unwrap();
+            assert_eq!(v, serde_json::json!({"a": 1}));
+            assert_eq!(send!(c.request(http::Method::GET, "/y")).unwrap(), serde_json::json!("hello"));
+            assert_eq!(send!(c.request(http::Method::DELETE, "/z")).unwrap(), serde_json::Value::Null);
+            let reqs = server.requests();
+            assert_eq!(reqs[0].body, br#"{"k":"v"}"#);
+            assert_eq!(reqs[0].header("content-type"), Some("application/json"));
+        }
+
+        #[test]
+        fn metadata_comes_with_the_value() {
+            let server = RawServer::start(vec![Script::response(
+                200,
+                &[("content-type", "application/json"), ("x-request-id", "rid-1"),
+                  ("x-ratelimit-limit", "100"), ("x-ratelimit-remaining", "99"), ("x-ratelimit-reset", "30")],
+                UNREAD,
+            )]);
+            let r = send_meta!(client(&server).get_unread_model_alert_count()).unwrap();
+            assert_eq!(r.value.count, 3);
+            assert_eq!(r.status.as_u16(), 200);
+            assert_eq!(r.request_id.as_deref(), Some("rid-1"));
+            let rl = r.rate_limit.unwrap();
+            assert_eq!((rl.limit, rl.remaining, rl.reset), (Some(100), Some(99), Some(30)));
+        }
+
+        #[test]
+        fn json_bodies_are_sent() {
+            let server = RawServer::start(vec![Script::json(404, "{}")]);
+            let body: types::UpdateApiVersionRequest =
+                serde_json::from_value(serde_json::json!({"version": null})).unwrap();
+            let c = builder(&server).api_key("k").max_retries(0).build().unwrap();
+            let _ = send!(c.update_api_version(&body));
+            let req = &server.requests()[0];
+            assert_eq!(req.method, "PUT");
+            assert_eq!(req.path_and_query, "/version");
+            assert_eq!(String::from_utf8_lossy(&req.body), r#"{"version":null}"#);
+        }
+
+        #[test]
+        fn header_injection_is_refused_before_sending() {
+            let server = RawServer::start(vec![ok_json(UNREAD)]);
+            let c = client(&server);
+            let e = send!(c.get_unread_model_alert_count().header("x-note", "a\r\nx-evil: 1")).unwrap_err();
+            assert!(matches!(e, Error::InvalidRequest(_)), "{e}");
+            let e = builder(&server).api_key("k").default_header("x-note", "a\nb").build().unwrap_err();
+            assert!(matches!(e, Error::Config(_)));
+            assert_eq!(server.hits(), 0);
+        }
+
+        #[test]
+        fn malformed_base_urls_are_config_errors() {
+            for bad in ["", "not a url", "ftp://x", "http://"] {
+                let e = Client::builder().ignore_env().api_key("k").base_url(bad).build().unwrap_err();
+                assert!(matches!(e, Error::Config(_)), "{bad:?}: {e}");
+            }
+        }
+
+        #[test]
+        fn transport_failures_are_typed_and_retried_when_safe() {
+            // A port nothing listens on: never sent, retried, then a transport error.
+            let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+            let c = Client::builder().ignore_env().api_key("k").base_url(format!("http://127.0.0.1:{port}"))
+                .retry_policy(fast_retries()).build().unwrap();
+            let e = send!(c.get_unread_model_alert_count()).unwrap_err();
+            assert!(matches!(e, Error::Transport(_)), "{e:?}");
+
+            // A GET whose body is cut is retried; a POST is not.
+            let server = RawServer::start(vec![Script::partial_body(200, 100, r#"{"count""#), ok_json(UNREAD)]);
+            assert_eq!(send!(client(&server).get_unread_model_alert_count()).unwrap().count, 3);
+            assert_eq!(server.hits(), 2);
+        }
+
+        #[test]
+        fn secrets_never_printed() {
+            let server = RawServer::start(vec![Script::json(401, r#"{"detail":"bad key"}"#)]);
+            let c = builder(&server).api_key("sk-very-secret").max_retries(0).build().unwrap();
+            let e = send!(c.get_unread_model_alert_count()).unwrap_err();
+            for text in [format!("{c:?}"), format!("{:?}", c.config()), format!("{e:?}"), e.to_string()] {
+                assert!(!text.contains("sk-very-secret"), "{text}");
+            }
+            let c = builder(&server).access_token("tok-very-secret").build().unwrap();
+            assert!(!format!("{c:?}").contains("tok-very-secret"));
+            let e = builder(&server).api_key("sk-very-secret\n").build().unwrap_err();
+            assert!(!e.to_string().contains("sk-very-secret"));
+        }
+    };
+}

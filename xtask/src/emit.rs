@@ -238,7 +238,7 @@ fn descriptor(op: &OpModel) -> Result<TokenStream> {
             let pos_ty = op
                 .params
                 .iter()
-                .find(|p| p.wire == pos.to_string())
+                .find(|p| pos == p.wire)
                 .map(|p| p.ty.clone())
                 .unwrap_or_default();
             let lim_ty = op

@@ -160,6 +160,20 @@ pub fn prepare_raw(
     })
 }
 
+/// `path` plus percent-encoded `query` pairs, for the untyped `request()`.
+/// The path is used as given (encode ids yourself, or use the typed methods).
+pub fn raw_path(path: &str, query: &[(String, String)]) -> String {
+    let mut q = seclai_gen::support::Query::new(String::new());
+    for (k, v) in query {
+        q.pair(k, v);
+    }
+    let pairs = q.finish();
+    match (path.contains('?'), pairs.strip_prefix('?')) {
+        (true, Some(rest)) => format!("{path}&{rest}"),
+        _ => format!("{path}{pairs}"),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -218,19 +232,5 @@ mod tests {
             prepare(&c, &GetAgent::new("a"), &o),
             Err(Error::InvalidRequest(_))
         ));
-    }
-}
-
-/// `path` plus percent-encoded `query` pairs, for the untyped `request()`.
-/// The path is used as given (encode ids yourself, or use the typed methods).
-pub fn raw_path(path: &str, query: &[(String, String)]) -> String {
-    let mut q = seclai_gen::support::Query::new(String::new());
-    for (k, v) in query {
-        q.pair(k, v);
-    }
-    let pairs = q.finish();
-    match (path.contains('?'), pairs.strip_prefix('?')) {
-        (true, Some(rest)) => format!("{path}&{rest}"),
-        _ => format!("{path}{pairs}"),
     }
 }

@@ -819,6 +819,15 @@ pub enum StreamError {
         /// The limit in bytes.
         limit: usize,
     },
+    /// The run reached a terminal status other than `completed`.
+    RunFailed {
+        /// The run.
+        run_id: String,
+        /// Its terminal status (`failed`, `cancelled`, …).
+        status: String,
+        /// The final run snapshot as the server sent it.
+        run: Value,
+    },
 }
 
 struct RunSuffix<'a>(&'a Option<String>);
@@ -867,6 +876,9 @@ impl fmt::Display for StreamError {
             }
             StreamError::LineTooLong { limit } => {
                 write!(f, "event stream line longer than {limit} bytes")
+            }
+            StreamError::RunFailed { run_id, status, .. } => {
+                write!(f, "run {run_id} ended with status {status}")
             }
         }
     }

@@ -4201,7 +4201,7 @@ pub struct ListAgentRuns {
     ///`limit` (query).
     pub limit: Option<i64>,
     ///`status` (query).
-    pub status: Option<types::PendingProcessingCompletedFailedStatus>,
+    pub status: Option<types::RunStatus>,
 }
 impl ListAgentRuns {
     ///Required inputs; optional ones have setters.
@@ -4224,10 +4224,7 @@ impl ListAgentRuns {
         self
     }
     ///Set `status`.
-    pub fn status(
-        mut self,
-        value: impl Into<types::PendingProcessingCompletedFailedStatus>,
-    ) -> Self {
+    pub fn status(mut self, value: impl Into<types::RunStatus>) -> Self {
         self.status = Some(value.into());
         self
     }

@@ -104,7 +104,7 @@ macro_rules! for_each_operation {
             (link_source_connections_to_solution, LinkSourceConnectionsToSolution, [solution_id: String], [$crate::types::LinkResourcesRequest], [], json, plain, primary);
             (list_agent_email_optouts, ListAgentEmailOptouts, [], [], [agent_id: String, limit: i64, offset: i64], json, plain, primary);
             (list_agent_evaluation_results, ListAgentEvaluationResults, [agent_id: String], [], [status: String, step: String, flagged_only: bool, time_from: String, time_to: String, page: i64, limit: i64], json, plain, primary);
-            (list_agent_runs, ListAgentRuns, [agent_id: String], [], [page: i64, limit: i64, status: $crate::types::PendingProcessingCompletedFailedStatus], json, plain, primary);
+            (list_agent_runs, ListAgentRuns, [agent_id: String], [], [page: i64, limit: i64, status: $crate::types::RunStatus], json, plain, primary);
             (list_agents, ListAgents, [], [], [page: i64, limit: i64], json, plain, primary);
             (list_alert_configs, ListAlertConfigs, [], [], [agent_id: String, source_connection_id: String, scope: String, page: i64, limit: i64], json, plain, primary);
             (list_alerts, ListAlerts, [], [], [page: i64, limit: i64, status: String, agent_id: String, source_connection_id: String, time_from: String, time_to: String], json, plain, primary);

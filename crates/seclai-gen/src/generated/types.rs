@@ -165,7 +165,7 @@ pub struct AgentRunAttemptResponse {
     #[serde(deserialize_with = "::std::option::Option::deserialize")]
     #[serde(default)]
     pub started_at: ::std::option::Option<::std::string::String>,
-    pub status: crate::types::PendingProcessingCompletedFailedStatus,
+    pub status: crate::types::RunStatus,
 }
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 pub struct AgentRunListResponse {
@@ -231,7 +231,7 @@ pub struct AgentRunResponse {
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     #[serde(default)]
     pub scan_wait_ms: ::std::option::Option<i64>,
-    pub status: crate::types::PendingProcessingCompletedFailedStatus,
+    pub status: crate::types::RunStatus,
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     #[serde(default)]
     pub steps: ::std::option::Option<::std::vec::Vec<AgentRunStepResponse>>,
@@ -261,7 +261,7 @@ pub struct AgentRunStepResponse {
     #[serde(deserialize_with = "::std::option::Option::deserialize")]
     #[serde(default)]
     pub started_at: ::std::option::Option<::std::string::String>,
-    pub status: crate::types::PendingProcessingCompletedFailedStatus,
+    pub status: crate::types::RunStatus,
     pub step_type: ::std::string::String,
     #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
     pub tool_calls: ::std::vec::Vec<AgentRunToolCallResponse>,
@@ -3725,100 +3725,6 @@ impl super::support::QueryValue for InsufficientCreditsDetailError {
     ::serde::Deserialize
 )]
 #[cfg_attr(feature = "schemars", derive(::schemars::JsonSchema))]
-pub enum PendingProcessingCompletedFailedStatus {
-    #[doc = concat!("`", "pending", "`")]
-    #[serde(rename = "pending")]
-    Pending,
-    #[doc = concat!("`", "processing", "`")]
-    #[serde(rename = "processing")]
-    Processing,
-    #[doc = concat!("`", "completed", "`")]
-    #[serde(rename = "completed")]
-    Completed,
-    #[doc = concat!("`", "failed", "`")]
-    #[serde(rename = "failed")]
-    Failed,
-    #[doc = concat!("`", "queued", "`")]
-    #[serde(rename = "queued")]
-    Queued,
-    #[doc = concat!("`", "waiting_human", "`")]
-    #[serde(rename = "waiting_human")]
-    WaitingHuman,
-    #[doc = concat!("`", "waiting_scheduled", "`")]
-    #[serde(rename = "waiting_scheduled")]
-    WaitingScheduled,
-    /// A value this version of the SDK does not know.
-    #[serde(untagged)]
-    Unknown(String),
-}
-impl PendingProcessingCompletedFailedStatus {
-    /// The value as sent on the wire.
-    pub fn as_str(&self) -> &str {
-        match self {
-            Self::Pending => "pending",
-            Self::Processing => "processing",
-            Self::Completed => "completed",
-            Self::Failed => "failed",
-            Self::Queued => "queued",
-            Self::WaitingHuman => "waiting_human",
-            Self::WaitingScheduled => "waiting_scheduled",
-            Self::Unknown(s) => s.as_str(),
-        }
-    }
-}
-impl ::std::convert::AsRef<str> for PendingProcessingCompletedFailedStatus {
-    fn as_ref(&self) -> &str {
-        self.as_str()
-    }
-}
-impl ::std::fmt::Display for PendingProcessingCompletedFailedStatus {
-    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-impl ::std::str::FromStr for PendingProcessingCompletedFailedStatus {
-    type Err = ::std::convert::Infallible;
-    fn from_str(s: &str) -> ::std::result::Result<Self, Self::Err> {
-        Ok(
-            match s {
-                "pending" => Self::Pending,
-                "processing" => Self::Processing,
-                "completed" => Self::Completed,
-                "failed" => Self::Failed,
-                "queued" => Self::Queued,
-                "waiting_human" => Self::WaitingHuman,
-                "waiting_scheduled" => Self::WaitingScheduled,
-                other => Self::Unknown(other.to_string()),
-            },
-        )
-    }
-}
-impl ::std::convert::From<&str> for PendingProcessingCompletedFailedStatus {
-    fn from(s: &str) -> Self {
-        match s.parse() {
-            Ok(v) => v,
-            Err(e) => match e {}
-        }
-    }
-}
-impl super::support::QueryValue for PendingProcessingCompletedFailedStatus {
-    fn write_query(&self, name: &str, q: &mut super::support::Query) {
-        q.pair(name, self.as_str());
-    }
-}
-///Open enum: the values this spec lists, plus `Unknown` for any other string.
-#[derive(
-    Clone,
-    Debug,
-    PartialEq,
-    Eq,
-    Hash,
-    PartialOrd,
-    Ord,
-    ::serde::Serialize,
-    ::serde::Deserialize
-)]
-#[cfg_attr(feature = "schemars", derive(::schemars::JsonSchema))]
 pub enum PlaygroundCreateRequestEvaluationComplexity {
     #[doc = concat!("`", "simple", "`")]
     #[serde(rename = "simple")]
@@ -4024,6 +3930,100 @@ impl ::std::convert::From<&str> for PromptModelAutoUpgradeStrategy {
     }
 }
 impl super::support::QueryValue for PromptModelAutoUpgradeStrategy {
+    fn write_query(&self, name: &str, q: &mut super::support::Query) {
+        q.pair(name, self.as_str());
+    }
+}
+///Open enum: the values this spec lists, plus `Unknown` for any other string.
+#[derive(
+    Clone,
+    Debug,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    ::serde::Serialize,
+    ::serde::Deserialize
+)]
+#[cfg_attr(feature = "schemars", derive(::schemars::JsonSchema))]
+pub enum RunStatus {
+    #[doc = concat!("`", "pending", "`")]
+    #[serde(rename = "pending")]
+    Pending,
+    #[doc = concat!("`", "processing", "`")]
+    #[serde(rename = "processing")]
+    Processing,
+    #[doc = concat!("`", "completed", "`")]
+    #[serde(rename = "completed")]
+    Completed,
+    #[doc = concat!("`", "failed", "`")]
+    #[serde(rename = "failed")]
+    Failed,
+    #[doc = concat!("`", "queued", "`")]
+    #[serde(rename = "queued")]
+    Queued,
+    #[doc = concat!("`", "waiting_human", "`")]
+    #[serde(rename = "waiting_human")]
+    WaitingHuman,
+    #[doc = concat!("`", "waiting_scheduled", "`")]
+    #[serde(rename = "waiting_scheduled")]
+    WaitingScheduled,
+    /// A value this version of the SDK does not know.
+    #[serde(untagged)]
+    Unknown(String),
+}
+impl RunStatus {
+    /// The value as sent on the wire.
+    pub fn as_str(&self) -> &str {
+        match self {
+            Self::Pending => "pending",
+            Self::Processing => "processing",
+            Self::Completed => "completed",
+            Self::Failed => "failed",
+            Self::Queued => "queued",
+            Self::WaitingHuman => "waiting_human",
+            Self::WaitingScheduled => "waiting_scheduled",
+            Self::Unknown(s) => s.as_str(),
+        }
+    }
+}
+impl ::std::convert::AsRef<str> for RunStatus {
+    fn as_ref(&self) -> &str {
+        self.as_str()
+    }
+}
+impl ::std::fmt::Display for RunStatus {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+impl ::std::str::FromStr for RunStatus {
+    type Err = ::std::convert::Infallible;
+    fn from_str(s: &str) -> ::std::result::Result<Self, Self::Err> {
+        Ok(
+            match s {
+                "pending" => Self::Pending,
+                "processing" => Self::Processing,
+                "completed" => Self::Completed,
+                "failed" => Self::Failed,
+                "queued" => Self::Queued,
+                "waiting_human" => Self::WaitingHuman,
+                "waiting_scheduled" => Self::WaitingScheduled,
+                other => Self::Unknown(other.to_string()),
+            },
+        )
+    }
+}
+impl ::std::convert::From<&str> for RunStatus {
+    fn from(s: &str) -> Self {
+        match s.parse() {
+            Ok(v) => v,
+            Err(e) => match e {}
+        }
+    }
+}
+impl super::support::QueryValue for RunStatus {
     fn write_query(&self, name: &str, q: &mut super::support::Query) {
         q.pair(name, self.as_str());
     }

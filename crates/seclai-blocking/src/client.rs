@@ -1,0 +1,325 @@
+//! The blocking [`Client`], its builder and its send loop.
+
+use crate::call::RawCall;
+use bytes::Bytes;
+use seclai_core::exchange::MAX_ERROR_BODY_READ;
+use seclai_core::{
+    ClientConfig, ConfigBuilder, Error, Exchange, Prepared, Result, TransportError, TransportKind,
+};
+use std::io::Read;
+use std::sync::Arc;
+use std::time::Duration;
+
+struct Inner {
+    config: ClientConfig,
+    http: ureq::Agent,
+}
+
+/// The blocking Seclai client. Cheap to clone (one `Arc`), `Send + Sync`.
+///
+/// ```no_run
+/// # fn demo() -> seclai_blocking::Result<()> {
+/// let client = seclai_blocking::Client::from_env()?;
+/// let agents = client.list_agents().limit(50).send()?;
+/// let agent = client.get_agent("agent-id").send()?;
+/// # let _ = (agents, agent); Ok(()) }
+/// ```
+#[derive(Clone)]
+pub struct Client {
+    inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for Client {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Client")
+            .field("config", &self.inner.config)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Builds a [`Client`]; every option of [`ConfigBuilder`] is here too.
+#[derive(Default)]
+pub struct ClientBuilder {
+    config: ConfigBuilder,
+    http: Option<ureq::Agent>,
+}
+
+impl std::fmt::Debug for ClientBuilder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ClientBuilder")
+            .field("config", &self.config)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ClientBuilder {
+    seclai_core::forward_config_setters!();
+
+    /// Use this `ureq::Agent` (its own timeouts, proxy, TLS and redirect
+    /// settings then apply; the builder's connect/read timeouts, proxy and
+    /// root certificates are not applied to it). Whatever the agent says,
+    /// HTTP error statuses are answered as [`Error::Api`], and the per-call
+    /// timeout is set on each request that has one.
+    pub fn http_client(mut self, agent: ureq::Agent) -> Self {
+        self.http = Some(agent);
+        self
+    }
+
+    /// Validate the options and build the client.
+    pub fn build(self) -> Result<Client> {
+        let config = self.config.build()?;
+        let http = match self.http {
+            Some(h) => h,
+            None => build_http(&config)?,
+        };
+        Ok(Client {
+            inner: Arc::new(Inner { config, http }),
+        })
+    }
+}
+
+/// The agent for a configuration: timeouts per phase (no overall deadline,
+/// which is set per request), no redirects, statuses as responses.
+fn build_http(config: &ClientConfig) -> Result<ureq::Agent> {
+    let mut b = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .max_redirects(0)
+        .timeout_resolve(Some(config.connect_timeout()))
+        .timeout_connect(Some(config.connect_timeout()))
+        .timeout_per_read(Some(config.read_timeout()));
+    if let Ok(ua) = config.user_agent().to_str() {
+        // Requests carry their own User-Agent; this one is what a proxy sees
+        // on CONNECT.
+        b = b.user_agent(ua);
+    }
+    if let Some(p) = config.proxy() {
+        let proxy = ureq::Proxy::new(p).map_err(|e| Error::Config(format!("proxy: {e}")))?;
+        b = b.proxy(Some(proxy));
+    }
+    #[cfg(any(feature = "rustls", feature = "native-tls"))]
+    {
+        b = b.tls_config(tls_config(config)?);
+    }
+    #[cfg(not(any(feature = "rustls", feature = "native-tls")))]
+    if !config.root_certificates().is_empty() {
+        return Err(Error::Config(
+            "root certificates need TLS: enable the `rustls` or `native-tls` feature".into(),
+        ));
+    }
+    Ok(b.build().new_agent())
+}
+
+/// TLS settings: the chosen provider (native-tls wins when both features
+/// are on, as with the async client), and the configured extra roots on top
+/// of the Mozilla set.
+#[cfg(any(feature = "rustls", feature = "native-tls"))]
+fn tls_config(config: &ClientConfig) -> Result<ureq::tls::TlsConfig> {
+    use ureq::tls::{Certificate, PemItem, RootCerts, TlsConfig, TlsProvider};
+
+    let provider = if cfg!(feature = "native-tls") {
+        TlsProvider::NativeTls
+    } else {
+        TlsProvider::Rustls
+    };
+    let mut b = TlsConfig::builder().provider(provider);
+    if !config.root_certificates().is_empty() {
+        // ureq replaces the default roots with a given set, so the given set
+        // is the Mozilla roots plus the extras.
+        let mut certs: Vec<Certificate<'static>> = webpki_root_certs::TLS_SERVER_ROOT_CERTS
+            .iter()
+            .map(|c| Certificate::from_der(c.as_ref()))
+            .collect();
+        for pem in config.root_certificates() {
+            let before = certs.len();
+            for item in ureq::tls::parse_pem(pem) {
+                let item = item.map_err(|e| Error::Config(format!("root certificate: {e}")))?;
+                if let PemItem::Certificate(c) = item {
+                    certs.push(c);
+                }
+            }
+            if certs.len() == before {
+                return Err(Error::Config(
+                    "root certificate: no PEM certificate found".into(),
+                ));
+            }
+        }
+        b = b.root_certs(RootCerts::new_with_certs(&certs));
+    } else if cfg!(feature = "native-tls") {
+        // The platform's roots, as reqwest's native-tls backend uses.
+        b = b.root_certs(RootCerts::PlatformVerifier);
+    }
+    Ok(b.build())
+}
+
+impl Client {
+    /// Start a builder.
+    pub fn builder() -> ClientBuilder {
+        ClientBuilder::default()
+    }
+
+    /// A client configured from the environment (`SECLAI_API_KEY`, `SECLAI_API_URL`).
+    pub fn from_env() -> Result<Client> {
+        Client::builder().build()
+    }
+
+    /// The configuration in use.
+    pub fn config(&self) -> &ClientConfig {
+        &self.inner.config
+    }
+
+    /// The underlying HTTP agent (same name on the async client).
+    pub fn http_client(&self) -> &ureq::Agent {
+        &self.inner.http
+    }
+
+    /// An untyped request to any path (relative to the base URL), for
+    /// endpoints newer than this SDK. Answers JSON, text (as a JSON string)
+    /// or nothing (`null`).
+    ///
+    /// ```no_run
+    /// # fn demo(client: seclai_blocking::Client) -> seclai_blocking::Result<()> {
+    /// let v = client.request(http::Method::GET, "/agents").query("limit", "5").send()?;
+    /// # let _ = v; Ok(()) }
+    /// ```
+    pub fn request(&self, method: http::Method, path: impl Into<String>) -> RawCall {
+        RawCall::new(self.clone(), method, path.into())
+    }
+
+    /// Send with retries; returns the final status, headers and body.
+    pub(crate) fn execute(
+        &self,
+        prepared: Prepared,
+    ) -> Result<(Exchange, http::StatusCode, http::HeaderMap, Bytes)> {
+        #[cfg(feature = "tracing")]
+        let span = seclai_core::exchange::span(&prepared);
+        #[cfg(feature = "tracing")]
+        let _entered = span.enter();
+        self.execute_inner(prepared)
+    }
+
+    fn execute_inner(
+        &self,
+        prepared: Prepared,
+    ) -> Result<(Exchange, http::StatusCode, http::HeaderMap, Bytes)> {
+        let mut x = Exchange::new(&self.inner.config, prepared);
+        loop {
+            let resolved = self.inner.config.credentials().resolve()?;
+            let req = x.request(&resolved)?;
+            let delay = match self.send(req, x.prepared()) {
+                Ok(mut resp) => {
+                    let status = resp.status();
+                    let headers = resp.headers().clone();
+                    match x.retry_on_status(status, &headers) {
+                        Some(d) => d,
+                        None => {
+                            let limit = if status.is_success() {
+                                u64::MAX
+                            } else {
+                                MAX_ERROR_BODY_READ as u64
+                            };
+                            match read_body(resp.body_mut(), limit) {
+                                Ok(body) => return Ok((x, status, headers, body)),
+                                Err(e) => x.retry_on_error(e)?,
+                            }
+                        }
+                    }
+                }
+                Err(e) => x.retry_on_error(classify(&e))?,
+            };
+            std::thread::sleep(delay);
+        }
+    }
+
+    /// One attempt. Methods that carry a body get one even when empty
+    /// (`Content-Length: 0`); the others go without.
+    fn send(
+        &self,
+        req: http::Request<Vec<u8>>,
+        prepared: &Prepared,
+    ) -> std::result::Result<http::Response<ureq::Body>, ureq::Error> {
+        use http::Method;
+        let with_body = prepared.body.is_some()
+            || matches!(req.method(), &Method::POST | &Method::PUT | &Method::PATCH);
+        if with_body {
+            self.run(req, prepared.timeout)
+        } else {
+            let (parts, _) = req.into_parts();
+            self.run(http::Request::from_parts(parts, ()), prepared.timeout)
+        }
+    }
+
+    fn run<S: ureq::AsSendBody>(
+        &self,
+        req: http::Request<S>,
+        timeout: Option<Duration>,
+    ) -> std::result::Result<http::Response<ureq::Body>, ureq::Error> {
+        let agent = &self.inner.http;
+        let mut cfg = agent.configure_request(req).http_status_as_error(false);
+        if let Some(t) = timeout {
+            // Covers the whole attempt, body included; the agent's own
+            // global timeout (if any) applies otherwise.
+            cfg = cfg.timeout_global(Some(t));
+        }
+        agent.run(cfg.build())
+    }
+}
+
+/// Read a body, keeping at most `limit` bytes (error bodies are bounded).
+fn read_body(body: &mut ureq::Body, limit: u64) -> std::result::Result<Bytes, TransportError> {
+    let mut buf = Vec::new();
+    match body.as_reader().take(limit).read_to_end(&mut buf) {
+        Ok(_) => Ok(Bytes::from(buf)),
+        Err(e) => Err(classify(&ureq::Error::from(e)).with_maybe_sent(true)),
+    }
+}
+
+/// Map a ureq error onto the core's transport error.
+pub(crate) fn classify(e: &ureq::Error) -> TransportError {
+    use ureq::Error as E;
+    let (kind, maybe_sent) = match e {
+        E::HostNotFound | E::ConnectionFailed | E::ConnectProxyFailed(_) => {
+            (TransportKind::Connect, false)
+        }
+        // ureq reports a refused or unroutable connect as a plain I/O error;
+        // these kinds only arise before anything was written.
+        E::Io(io) if is_connect_error(io.kind()) => (TransportKind::Connect, false),
+        // rustls reports handshake failures (bad certificate, …) through I/O.
+        E::Io(io) if is_tls_io(io) => (TransportKind::Tls, true),
+        E::Timeout(t) => (
+            TransportKind::Timeout,
+            !matches!(t, ureq::Timeout::Resolve | ureq::Timeout::Connect),
+        ),
+        E::Io(_) | E::Protocol(_) | E::BodyStalled => (TransportKind::Io, true),
+        E::Tls(_) | E::TlsRequired => (TransportKind::Tls, true),
+        #[cfg(any(feature = "rustls", feature = "native-tls"))]
+        E::Pem(_) => (TransportKind::Tls, true),
+        #[cfg(feature = "rustls")]
+        E::Rustls(_) => (TransportKind::Tls, true),
+        #[cfg(feature = "native-tls")]
+        E::NativeTls(_) | E::Der(_) => (TransportKind::Tls, true),
+        _ => (TransportKind::Other, true),
+    };
+    TransportError::new(kind, e.to_string()).with_maybe_sent(maybe_sent)
+}
+
+#[cfg(feature = "rustls")]
+fn is_tls_io(e: &std::io::Error) -> bool {
+    e.get_ref().is_some_and(|inner| inner.is::<rustls::Error>())
+}
+
+#[cfg(not(feature = "rustls"))]
+fn is_tls_io(_: &std::io::Error) -> bool {
+    false
+}
+
+fn is_connect_error(kind: std::io::ErrorKind) -> bool {
+    use std::io::ErrorKind as K;
+    matches!(
+        kind,
+        K::ConnectionRefused
+            | K::HostUnreachable
+            | K::NetworkUnreachable
+            | K::NetworkDown
+            | K::AddrNotAvailable
+    )
+}

@@ -11,6 +11,26 @@ macro_rules! send_meta {
     };
 }
 
+macro_rules! run {
+    ($fut:expr) => {
+        seclai_tests::rt().block_on(async { $fut.await })
+    };
+}
+macro_rules! stream_all {
+    ($open:expr) => {
+        seclai_tests::rt().block_on(async {
+            use futures_util::StreamExt;
+            let stream = $open.await?;
+            Ok::<_, seclai::Error>(stream.collect::<Vec<_>>().await)
+        })
+    };
+}
+macro_rules! final_run {
+    ($open:expr) => {
+        seclai_tests::rt().block_on(async { $open.await?.final_run().await })
+    };
+}
+
 seclai_tests::behaviour_suite!(seclai);
 
 #[test]

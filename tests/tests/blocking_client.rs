@@ -11,6 +11,22 @@ macro_rules! send_meta {
     };
 }
 
+macro_rules! run {
+    ($call:expr) => {
+        $call
+    };
+}
+macro_rules! stream_all {
+    ($open:expr) => {
+        $open.map(|stream| stream.collect::<Vec<_>>())
+    };
+}
+macro_rules! final_run {
+    ($open:expr) => {
+        $open.and_then(|stream| stream.final_run())
+    };
+}
+
 seclai_tests::behaviour_suite!(seclai_blocking);
 
 #[test]

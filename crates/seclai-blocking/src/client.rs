@@ -203,24 +203,38 @@ impl Client {
     ) -> Result<(Exchange, http::StatusCode, http::HeaderMap, Bytes)> {
         let mut x = Exchange::new(&self.inner.config, prepared);
         loop {
+            let mut resp = self.send_head(&mut x, None)?;
+            let status = resp.status();
+            let headers = resp.headers().clone();
+            match read_body(resp.body_mut(), u64::MAX) {
+                Ok(body) => return Ok((x, status, headers, body)),
+                Err(e) => std::thread::sleep(x.retry_on_error(e)?),
+            }
+        }
+    }
+
+    /// Send until a 2xx head arrives (retrying per the policy) and return the
+    /// unread response; a final non-2xx becomes [`Error::Api`]. `idle`
+    /// overrides the per-read timeout (streams and downloads).
+    pub(crate) fn send_head(
+        &self,
+        x: &mut Exchange,
+        idle: Option<Duration>,
+    ) -> Result<http::Response<ureq::Body>> {
+        loop {
             let resolved = self.inner.config.credentials().resolve()?;
             let req = x.request(&resolved)?;
-            let delay = match self.send(req, x.prepared()) {
+            let delay = match self.send(req, x.prepared(), idle) {
                 Ok(mut resp) => {
                     let status = resp.status();
                     let headers = resp.headers().clone();
                     match x.retry_on_status(status, &headers) {
                         Some(d) => d,
+                        None if status.is_success() => return Ok(resp),
                         None => {
-                            let limit = if status.is_success() {
-                                u64::MAX
-                            } else {
-                                MAX_ERROR_BODY_READ as u64
-                            };
-                            match read_body(resp.body_mut(), limit) {
-                                Ok(body) => return Ok((x, status, headers, body)),
-                                Err(e) => x.retry_on_error(e)?,
-                            }
+                            let body = read_body(resp.body_mut(), MAX_ERROR_BODY_READ as u64)
+                                .unwrap_or_default();
+                            return Err(x.api_error(status, &headers, &body));
                         }
                     }
                 }
@@ -236,15 +250,16 @@ impl Client {
         &self,
         req: http::Request<Vec<u8>>,
         prepared: &Prepared,
+        idle: Option<Duration>,
     ) -> std::result::Result<http::Response<ureq::Body>, ureq::Error> {
         use http::Method;
         let with_body = prepared.body.is_some()
             || matches!(req.method(), &Method::POST | &Method::PUT | &Method::PATCH);
         if with_body {
-            self.run(req, prepared.timeout)
+            self.run(req, prepared.timeout, idle)
         } else {
             let (parts, _) = req.into_parts();
-            self.run(http::Request::from_parts(parts, ()), prepared.timeout)
+            self.run(http::Request::from_parts(parts, ()), prepared.timeout, idle)
         }
     }
 
@@ -252,6 +267,7 @@ impl Client {
         &self,
         req: http::Request<S>,
         timeout: Option<Duration>,
+        idle: Option<Duration>,
     ) -> std::result::Result<http::Response<ureq::Body>, ureq::Error> {
         let agent = &self.inner.http;
         let mut cfg = agent.configure_request(req).http_status_as_error(false);
@@ -260,12 +276,18 @@ impl Client {
             // global timeout (if any) applies otherwise.
             cfg = cfg.timeout_global(Some(t));
         }
+        if let Some(d) = idle {
+            cfg = cfg.timeout_per_read(Some(d));
+        }
         agent.run(cfg.build())
     }
 }
 
 /// Read a body, keeping at most `limit` bytes (error bodies are bounded).
-fn read_body(body: &mut ureq::Body, limit: u64) -> std::result::Result<Bytes, TransportError> {
+pub(crate) fn read_body(
+    body: &mut ureq::Body,
+    limit: u64,
+) -> std::result::Result<Bytes, TransportError> {
     let mut buf = Vec::new();
     match body.as_reader().take(limit).read_to_end(&mut buf) {
         Ok(_) => Ok(Bytes::from(buf)),

@@ -28,13 +28,17 @@
 
 mod call;
 mod client;
+mod runs;
 
 pub use call::{Call, RawCall};
 pub use client::{Client, ClientBuilder};
+pub use runs::RunStream;
+pub use seclai_core::poll::PollPolicy;
 pub use seclai_core::{
     ApiError, ApiVersion, CallOptions, ClientConfig, DecodeError, Error, RateLimit, Response,
     Result, RetryBudget, RetryPolicy, StreamError, TransportError, TransportKind,
 };
+pub use seclai_core::{RunEvent, WaitOptions};
 pub use seclai_gen::{DEFAULT_VERSION, KNOWN_VERSIONS, LATEST, Operation, ops, types};
 pub use {bytes, http};
 

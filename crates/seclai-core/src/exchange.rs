@@ -181,6 +181,14 @@ impl Exchange {
         }
     }
 
+    /// The [`Error::Api`] for a final non-2xx answer whose (bounded) body was read.
+    pub fn api_error(&self, status: StatusCode, headers: &HeaderMap, body: &[u8]) -> Error {
+        match self.check_status(status, headers, body) {
+            Err(e) => e,
+            Ok(()) => Error::Api(Box::new(ApiError::from_response(status, headers, body))),
+        }
+    }
+
     fn response<T>(&self, value: T, status: StatusCode, headers: HeaderMap) -> Response<T> {
         Response {
             value,

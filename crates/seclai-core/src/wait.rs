@@ -161,6 +161,22 @@ pub fn is_upload_terminal(status: &str) -> bool {
     status.eq_ignore_ascii_case("ready") || status.eq_ignore_ascii_case("failed")
 }
 
+/// A terminal upload: `ready` is returned, `failed` becomes
+/// [`StreamError::RunFailed`] naming the upload.
+pub fn upload_verdict(
+    upload: seclai_gen::types::UploadAgentInputApiResponse,
+) -> Result<seclai_gen::types::UploadAgentInputApiResponse> {
+    if upload.status.eq_ignore_ascii_case("failed") {
+        Err(Error::Stream(StreamError::RunFailed {
+            run_id: upload.id.clone(),
+            status: upload.status.clone(),
+            run: serde_json::to_value(&upload).unwrap_or_default(),
+        }))
+    } else {
+        Ok(upload)
+    }
+}
+
 /// Options for streaming a run and waiting for it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct WaitOptions {

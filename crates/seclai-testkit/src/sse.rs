@@ -357,18 +357,21 @@ impl SseScript {
     }
 }
 
-/// An illustrative Seclai run object as carried by the canned `init` and
-/// `done` events: `run_id`, `agent_id`, `status`, `output` (JSON `null` when
-/// `None`), `error` (`null`) and fixed `created_at` / `updated_at` timestamps.
+/// A Seclai run snapshot (the `AgentRunResponse` shape) as carried by the
+/// canned `init` and `done` events and by `GET /agents/runs/{run_id}`:
+/// `run_id`, `agent_id`, `status`, `output` (`null` when `None`), plus the
+/// other fields the type requires.
 pub fn run_object(run_id: &str, agent_id: &str, status: &str, output: Option<&str>) -> Value {
     json!({
         "run_id": run_id,
         "agent_id": agent_id,
         "status": status,
         "output": output,
-        "error": null,
-        "created_at": "2025-01-01T00:00:00Z",
-        "updated_at": "2025-01-01T00:00:01Z",
+        "input": "hello",
+        "credits": null,
+        "error_count": 0,
+        "priority": true,
+        "attempts": [],
     })
 }
 

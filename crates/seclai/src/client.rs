@@ -111,7 +111,6 @@ impl ClientBuilder {
 fn build_http(config: &ClientConfig) -> Result<reqwest::Client> {
     let mut b = reqwest::Client::builder()
         .connect_timeout(config.connect_timeout())
-        .read_timeout(config.read_timeout())
         .redirect(reqwest::redirect::Policy::none());
     if let Some(p) = config.proxy() {
         let proxy = reqwest::Proxy::all(p).map_err(|e| Error::Config(format!("proxy: {e}")))?;
@@ -189,6 +188,31 @@ impl Client {
     ) -> Result<(Exchange, http::StatusCode, http::HeaderMap, Bytes)> {
         let mut x = Exchange::new(&self.inner.config, prepared);
         loop {
+            let resp = self.send_head(&mut x).await?;
+            let status = resp.status();
+            let headers = resp.headers().clone();
+            let read = tokio::time::timeout(
+                self.inner.config.read_timeout(),
+                read_body(resp, usize::MAX),
+            );
+            let read = read.await.unwrap_or_else(|_| {
+                Err(TransportError::new(
+                    TransportKind::Timeout,
+                    "timed out reading the response body",
+                )
+                .with_maybe_sent(true))
+            });
+            match read {
+                Ok(body) => return Ok((x, status, headers, body)),
+                Err(e) => tokio::time::sleep(x.retry_on_error(e)?).await,
+            }
+        }
+    }
+
+    /// Send until a 2xx head arrives (retrying per the policy) and return the
+    /// unread response; a final non-2xx becomes [`Error::Api`].
+    pub(crate) async fn send_head(&self, x: &mut Exchange) -> Result<reqwest::Response> {
+        loop {
             let resolved = self.resolve().await?;
             let req = x.request(&resolved)?;
             let mut req = reqwest::Request::try_from(req)
@@ -200,16 +224,12 @@ impl Client {
                     let headers = resp.headers().clone();
                     match x.retry_on_status(status, &headers) {
                         Some(d) => d,
+                        None if status.is_success() => return Ok(resp),
                         None => {
-                            let limit = if status.is_success() {
-                                usize::MAX
-                            } else {
-                                MAX_ERROR_BODY_READ
-                            };
-                            match read_body(resp, limit).await {
-                                Ok(body) => return Ok((x, status, headers, body)),
-                                Err(e) => x.retry_on_error(e)?,
-                            }
+                            let body = read_body(resp, MAX_ERROR_BODY_READ)
+                                .await
+                                .unwrap_or_default();
+                            return Err(x.api_error(status, &headers, &body));
                         }
                     }
                 }
@@ -221,7 +241,7 @@ impl Client {
 }
 
 /// Read a body, keeping at most `limit` bytes (error bodies are bounded).
-async fn read_body(
+pub(crate) async fn read_body(
     mut resp: reqwest::Response,
     limit: usize,
 ) -> std::result::Result<Bytes, TransportError> {

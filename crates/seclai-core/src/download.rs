@@ -440,7 +440,10 @@ impl fmt::Debug for Progress {
 
 impl Progress {
     /// Reports to `callback`; `total` is the expected byte count, if known.
-    pub fn new(callback: impl Fn(u64, Option<u64>) + Send + Sync + 'static, total: Option<u64>) -> Self {
+    pub fn new(
+        callback: impl Fn(u64, Option<u64>) + Send + Sync + 'static,
+        total: Option<u64>,
+    ) -> Self {
         Self::from_callback(Some(Arc::new(callback)), total)
     }
 
@@ -499,7 +502,10 @@ mod tests {
     #[test]
     fn plain_and_extended_names() {
         let h = headers(br#"attachment; filename="report 2024.pdf""#);
-        assert_eq!(file_name_from_headers(&h).as_deref(), Some("report 2024.pdf"));
+        assert_eq!(
+            file_name_from_headers(&h).as_deref(),
+            Some("report 2024.pdf")
+        );
 
         let h = headers(b"attachment; filename=plain.txt");
         assert_eq!(file_name_from_headers(&h).as_deref(), Some("plain.txt"));

@@ -16,9 +16,12 @@
 
 pub mod auth;
 pub mod config;
+pub mod download;
 pub mod error;
 pub mod exchange;
 pub mod methods;
+pub mod multipart;
+pub mod paging;
 pub mod poll;
 pub mod ratelimit;
 pub mod render;
@@ -27,6 +30,7 @@ pub mod run_events;
 pub mod secret;
 pub mod sse;
 pub mod wait;
+pub mod webhook;
 
 pub use auth::{Credentials, TokenProvider};
 pub use config::{ApiVersion, ClientConfig, ConfigBuilder};

@@ -578,5 +578,173 @@ macro_rules! behaviour_suite {
             let run = final_run!(client(&server).run_streaming_agent("a1", &stream_req())).unwrap();
             assert_eq!(run.output.as_deref(), Some("Hello"));
         }
+
+        // ---- pagination, uploads, downloads, webhooks ----
+
+        use $krate::{Upload, WebhookEvent, WebhookEventKind};
+
+        fn agent_json(i: usize) -> serde_json::Value {
+            serde_json::json!({"id": format!("a{i}"), "name": "A", "created_at": "t", "updated_at": "t",
+                "prompt_model_auto_upgrade_strategy": "none"})
+        }
+
+        fn query_num(req: &seclai_testkit::raw::RecordedRequest, key: &str) -> Option<usize> {
+            req.query()?.split('&').find_map(|kv| kv.strip_prefix(&format!("{key}="))?.parse().ok())
+        }
+
+        #[test]
+        fn paginate_walks_every_page() {
+            let server = RawServer::with_handler(|req| {
+                let page = query_num(req, "page").unwrap_or(1);
+                let items: Vec<_> = (0..2).map(|i| agent_json(page * 10 + i)).filter(|_| page <= 3).collect();
+                let items = if page == 3 { items[..1].to_vec() } else { items };
+                Script::json(200, serde_json::json!({"data": items,
+                    "pagination": {"page": page, "limit": 2, "total": 5, "pages": 3, "has_next": page < 3, "has_prev": page > 1}}).to_string())
+            });
+            let items = collect_items!(client(&server).list_agents().limit(2).paginate()).unwrap();
+            let ids: Vec<_> = items.iter().map(|a| a.id.clone()).collect();
+            assert_eq!(ids, ["a10", "a11", "a20", "a21", "a30"]);
+            let qs: Vec<_> = server.requests().iter().map(|r| r.path_and_query.clone()).collect();
+            assert_eq!(qs, ["/agents?page=1&limit=2", "/agents?page=2&limit=2", "/agents?page=3&limit=2"]);
+            let capped = collect_items!(client(&server).list_agents().limit(2).paginate_max(Some(3))).unwrap();
+            assert_eq!(capped.len(), 3);
+        }
+
+        #[test]
+        fn paginate_stops_on_repeats_and_servers_that_ignore_limit() {
+            let server = RawServer::with_handler(|_| {
+                let items: Vec<_> = (0..5).map(agent_json).collect();
+                Script::json(200, serde_json::json!({"data": items, "pagination": {"has_next": true}}).to_string())
+            });
+            let items = collect_items!(client(&server).list_agents().limit(2).paginate()).unwrap();
+            assert_eq!(items.len(), 5, "the repeated page is not yielded again");
+            assert_eq!(server.hits(), 2);
+        }
+
+        #[test]
+        fn raw_paginate_reads_declared_envelopes() {
+            let server = RawServer::with_handler(|req| {
+                let page = query_num(req, "page").unwrap_or(1);
+                let kbs: Vec<_> = (0..2).map(|i| serde_json::json!({"id": page * 10 + i})).collect();
+                Script::json(200, serde_json::json!({"knowledge_bases": kbs, "total": 4, "page": page, "limit": 2}).to_string())
+            });
+            let items = collect_items!(client(&server).paginate(http::Method::GET, "/knowledge_bases").items_key("knowledge_bases").limit(2).items()).unwrap();
+            assert_eq!(items.len(), 4);
+            assert_eq!(server.hits(), 2, "stops once the total is reached");
+        }
+
+        #[test]
+        fn paginate_reports_errors_as_items() {
+            let server = RawServer::start(vec![Script::json(500, r#"{"detail":"boom"}"#)]);
+            let c = builder(&server).api_key("k").max_retries(0).build().unwrap();
+            let e = collect_items!(c.list_agents().paginate()).unwrap_err();
+            assert_eq!(e.status().map(|s| s.as_u16()), Some(500));
+        }
+
+        fn upload_response() -> Script {
+            Script::json(200, r#"{"filename":"r.txt","status":"processing","source_connection_content_version":"v1","content_version_id":"v1"}"#)
+        }
+
+        #[test]
+        fn uploads_stream_a_file_with_fields_and_progress() {
+            let dir = tempfile::tempdir().unwrap();
+            let path = dir.path().join("report.txt");
+            std::fs::write(&path, b"hello upload").unwrap();
+            let server = RawServer::start(vec![upload_response()]);
+            let seen = Arc::new(std::sync::Mutex::new((0u64, None)));
+            let s2 = seen.clone();
+            let up = Upload::path(&path).unwrap().title("Q3").metadata(serde_json::json!({"k": "v"}))
+                .progress(move |sent, total| *s2.lock().unwrap() = (sent, total));
+            let r = run!(client(&server).upload_file_to_source("src-1", up));
+            assert!(r.is_ok() || matches!(r, Err(Error::Decode(_))), "{r:?}");
+            let req = &server.requests()[0];
+            assert_eq!(req.method, "POST");
+            assert_eq!(req.path_and_query, "/sources/src-1/upload");
+            assert!(req.header("content-type").unwrap().starts_with("multipart/form-data; boundary="));
+            assert_eq!(req.header("content-length").map(|v| v.parse::<usize>().unwrap()), Some(req.body.len()));
+            let body = String::from_utf8_lossy(&req.body);
+            assert!(body.contains("filename=\"report.txt\""), "{body}");
+            assert!(body.contains("hello upload"));
+            assert!(body.contains("name=\"title\"") && body.contains("Q3"));
+            assert!(body.contains(r#"{"k":"v"}"#));
+            assert_eq!(*seen.lock().unwrap(), (12, Some(12)));
+        }
+
+        #[test]
+        fn bad_uploads_fail_before_sending() {
+            let server = RawServer::start(vec![upload_response()]);
+            let dir = tempfile::tempdir().unwrap();
+            assert!(matches!(Upload::path(dir.path().join("missing.pdf")), Err(Error::InvalidRequest(_))));
+            assert!(matches!(Upload::path(dir.path()), Err(Error::InvalidRequest(_))));
+            let big = Upload::reader("big.bin", std::io::repeat(0), Some(209_715_201));
+            let e = run!(client(&server).upload_agent_input("a1", big)).unwrap_err();
+            assert!(matches!(e, Error::InvalidRequest(ref m) if m.contains("209715200") || m.contains("209,715,200") || m.contains("200 MiB")), "{e}");
+            assert_eq!(server.hits(), 0);
+        }
+
+        #[test]
+        fn a_reader_failing_halfway_is_an_error_and_not_retried() {
+            struct Failing(usize);
+            impl std::io::Read for Failing {
+                fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+                    if self.0 == 0 { return Err(std::io::Error::other("disk on fire")); }
+                    let n = buf.len().min(self.0);
+                    buf[..n].fill(b'x');
+                    self.0 -= n;
+                    Ok(n)
+                }
+            }
+            let server = RawServer::start(vec![upload_response()]);
+            let up = Upload::reader("x.bin", Failing(100_000), None);
+            let e = run!(client(&server).upload_file_to_content("v1", up)).unwrap_err();
+            assert!(!e.is_retryable(), "{e:?}");
+            assert!(server.requests().len() <= 1);
+        }
+
+        #[test]
+        fn downloads_stream_to_a_file_atomically() {
+            let payload = vec![7u8; 300_000];
+            let server = RawServer::start(vec![Script::response(200,
+                &[("content-type", "application/zip"), ("content-disposition", "attachment; filename=\"../export.zip\"")],
+                payload.clone())]);
+            let dir = tempfile::tempdir().unwrap();
+            let target = dir.path().join("out.zip");
+            let seen = Arc::new(AtomicUsize::new(0));
+            let s2 = seen.clone();
+            let dl = run!(client(&server).download_source_export("src", "exp")).unwrap();
+            assert_eq!(dl.file_name().as_deref(), Some("export.zip"));
+            assert_eq!(dl.content_type(), Some("application/zip"));
+            let dl = dl.progress(move |n, _| s2.store(n as usize, Ordering::SeqCst));
+            run!(dl.write_to(&target)).unwrap();
+            assert_eq!(std::fs::read(&target).unwrap(), payload);
+            assert_eq!(seen.load(Ordering::SeqCst), payload.len());
+            assert_eq!(server.requests()[0].path_and_query, "/sources/src/exports/exp/download");
+        }
+
+        #[test]
+        fn a_cut_download_leaves_nothing_behind() {
+            let server = RawServer::start(vec![Script::partial_body(200, 100_000, vec![1u8; 1000])]);
+            let dir = tempfile::tempdir().unwrap();
+            let target = dir.path().join("out.bin");
+            let dl = run!(client(&server).download_agent_run_attachment("r1", "att")).unwrap();
+            assert!(run!(dl.write_to(&target)).is_err());
+            assert!(!target.exists());
+            assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0, "no temp file left");
+            let server = RawServer::start(vec![Script::json(404, r#"{"detail":"no export"}"#)]);
+            let e = run!(client(&server).download_source_export("s", "e")).unwrap_err();
+            assert!(e.is_not_found());
+        }
+
+        #[test]
+        fn webhook_payloads_parse_and_keep_unknowns() {
+            let ev = WebhookEvent::parse(br#"{"event":"agent.run.completed","data":{"run_id":"r1","agent_id":"a1","status":"completed","extra":1},"sent_at":"t"}"#).unwrap();
+            assert_eq!(ev.event, WebhookEventKind::AgentRunCompleted);
+            assert_eq!(ev.run_id(), Some("r1"));
+            assert!(ev.extra.contains_key("sent_at"));
+            let ev = WebhookEvent::parse(br#"{"event":"agent.run.exploded","data":{}}"#).unwrap();
+            assert!(matches!(ev.event, WebhookEventKind::Unknown(ref s) if s == "agent.run.exploded"));
+            assert!(matches!(WebhookEvent::parse(b"not json"), Err(Error::Decode(_))));
+            assert!(matches!(WebhookEvent::parse(br#"{"data":{}}"#), Err(Error::Decode(_))));
+        }
     };
 }

@@ -31,6 +31,15 @@ macro_rules! final_run {
     };
 }
 
+macro_rules! collect_items {
+    ($stream:expr) => {
+        seclai_tests::rt().block_on(async {
+            use futures_util::TryStreamExt;
+            $stream.try_collect::<Vec<_>>().await
+        })
+    };
+}
+
 seclai_tests::behaviour_suite!(seclai);
 
 #[test]

@@ -27,6 +27,12 @@ macro_rules! final_run {
     };
 }
 
+macro_rules! collect_items {
+    ($iter:expr) => {
+        $iter.collect::<Result<Vec<_>, _>>()
+    };
+}
+
 seclai_tests::behaviour_suite!(seclai_blocking);
 
 #[test]

@@ -11,9 +11,9 @@ use seclai_gen::Operation;
 #[derive(Debug, Clone)]
 #[must_use = "a call does nothing until it is sent"]
 pub struct Call<O: Operation> {
-    client: Client,
+    pub(crate) client: Client,
     pub(crate) op: O,
-    options: CallOptions,
+    pub(crate) options: CallOptions,
 }
 
 impl<O: Operation> Call<O> {

@@ -3,6 +3,7 @@
 use crate::call::RawCall;
 use bytes::Bytes;
 use seclai_core::exchange::MAX_ERROR_BODY_READ;
+use seclai_core::multipart::MultipartBody;
 use seclai_core::{
     ClientConfig, ConfigBuilder, Error, Exchange, Prepared, Result, TransportError, TransportKind,
 };
@@ -221,14 +222,49 @@ impl Client {
         x: &mut Exchange,
         idle: Option<Duration>,
     ) -> Result<http::Response<ureq::Body>> {
+        self.send_head_with(x, idle, None)
+    }
+
+    /// [`send_head`](Self::send_head) with a streamed multipart body: `body`
+    /// yields a fresh body per attempt, or `None` when it cannot be replayed.
+    pub(crate) fn send_head_with(
+        &self,
+        x: &mut Exchange,
+        idle: Option<Duration>,
+        mut body: Option<&mut dyn FnMut() -> Option<MultipartBody>>,
+    ) -> Result<http::Response<ureq::Body>> {
+        let mut replay_ok = true;
         loop {
             let resolved = self.inner.config.credentials().resolve()?;
             let req = x.request(&resolved)?;
-            let delay = match self.send(req, x.prepared(), idle) {
+            let sent = match body.as_mut() {
+                None => self.send(req, x.prepared(), idle),
+                Some(make) => {
+                    let Some(b) = make() else {
+                        return Err(Error::InvalidRequest(
+                            "the upload body cannot be sent again".into(),
+                        ));
+                    };
+                    replay_ok = b.is_replayable();
+                    let (mut parts, _) = req.into_parts();
+                    if let Ok(v) = http::HeaderValue::from_str(b.content_type()) {
+                        parts.headers.insert(http::header::CONTENT_TYPE, v);
+                    }
+                    if let Some(n) = b.content_length() {
+                        parts
+                            .headers
+                            .insert(http::header::CONTENT_LENGTH, http::HeaderValue::from(n));
+                    }
+                    let req =
+                        http::Request::from_parts(parts, ureq::SendBody::from_owned_reader(b));
+                    self.run(req, x.prepared().timeout, idle)
+                }
+            };
+            let delay = match sent {
                 Ok(mut resp) => {
                     let status = resp.status();
                     let headers = resp.headers().clone();
-                    match x.retry_on_status(status, &headers) {
+                    match x.retry_on_status(status, &headers).filter(|_| replay_ok) {
                         Some(d) => d,
                         None if status.is_success() => return Ok(resp),
                         None => {
@@ -238,7 +274,20 @@ impl Client {
                         }
                     }
                 }
-                Err(e) => x.retry_on_error(classify(&e))?,
+                Err(e) => {
+                    let local = match &e {
+                        ureq::Error::Io(io) => seclai_core::multipart::upload_error(io),
+                        other => seclai_core::multipart::upload_error(other),
+                    };
+                    if let Some(local) = local {
+                        return Err(local);
+                    }
+                    let err = classify(&e);
+                    if !replay_ok {
+                        return Err(Error::Transport(err));
+                    }
+                    x.retry_on_error(err)?
+                }
             };
             std::thread::sleep(delay);
         }

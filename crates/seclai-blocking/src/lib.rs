@@ -28,18 +28,24 @@
 
 mod call;
 mod client;
+mod paging;
 mod runs;
+mod transfer;
 
 pub use call::{Call, RawCall};
 pub use client::{Client, ClientBuilder};
+pub use paging::{ItemIter, RawPaginator};
 pub use runs::RunStream;
+pub use seclai_core::multipart::Upload;
 pub use seclai_core::poll::PollPolicy;
+pub use seclai_core::webhook::{WebhookEvent, WebhookEventKind};
 pub use seclai_core::{
     ApiError, ApiVersion, CallOptions, ClientConfig, DecodeError, Error, RateLimit, Response,
     Result, RetryBudget, RetryPolicy, StreamError, TransportError, TransportKind,
 };
 pub use seclai_core::{RunEvent, WaitOptions};
 pub use seclai_gen::{DEFAULT_VERSION, KNOWN_VERSIONS, LATEST, Operation, ops, types};
+pub use transfer::Download;
 pub use {bytes, http};
 
 macro_rules! methods {

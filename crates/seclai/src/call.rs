@@ -15,9 +15,9 @@ pub type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send + 'static>>;
 #[derive(Debug, Clone)]
 #[must_use = "a call does nothing until it is awaited"]
 pub struct Call<O: Operation> {
-    client: Client,
+    pub(crate) client: Client,
     pub(crate) op: O,
-    options: CallOptions,
+    pub(crate) options: CallOptions,
 }
 
 impl<O: Operation> Call<O> {

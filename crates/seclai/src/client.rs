@@ -212,17 +212,43 @@ impl Client {
     /// Send until a 2xx head arrives (retrying per the policy) and return the
     /// unread response; a final non-2xx becomes [`Error::Api`].
     pub(crate) async fn send_head(&self, x: &mut Exchange) -> Result<reqwest::Response> {
+        self.send_head_with(x, None).await
+    }
+
+    /// [`send_head`](Self::send_head) with a streamed body: `body` yields a
+    /// fresh body per attempt, or `None` when it cannot be replayed (the
+    /// failure is then final).
+    pub(crate) async fn send_head_with(
+        &self,
+        x: &mut Exchange,
+        mut body: Option<&mut (dyn FnMut() -> Option<StreamBody> + Send)>,
+    ) -> Result<reqwest::Response> {
+        let mut replay_ok = true;
         loop {
             let resolved = self.resolve().await?;
             let req = x.request(&resolved)?;
             let mut req = reqwest::Request::try_from(req)
                 .map_err(|e| Error::InvalidRequest(format!("cannot build the request: {e}")))?;
             *req.timeout_mut() = x.prepared().timeout;
+            if let Some(make) = body.as_mut() {
+                let Some(b) = make() else {
+                    return Err(Error::InvalidRequest(
+                        "the upload body cannot be sent again".into(),
+                    ));
+                };
+                let h = req.headers_mut();
+                h.insert(http::header::CONTENT_TYPE, b.content_type);
+                if let Some(n) = b.length {
+                    h.insert(http::header::CONTENT_LENGTH, http::HeaderValue::from(n));
+                }
+                *req.body_mut() = Some(b.body);
+                replay_ok = b.replayable;
+            }
             let delay = match self.inner.http.execute(req).await {
                 Ok(resp) => {
                     let status = resp.status();
                     let headers = resp.headers().clone();
-                    match x.retry_on_status(status, &headers) {
+                    match x.retry_on_status(status, &headers).filter(|_| replay_ok) {
                         Some(d) => d,
                         None if status.is_success() => return Ok(resp),
                         None => {
@@ -233,11 +259,28 @@ impl Client {
                         }
                     }
                 }
-                Err(e) => x.retry_on_error(classify(&e))?,
+                Err(e) => {
+                    if let Some(local) = seclai_core::multipart::upload_error(&e) {
+                        return Err(local);
+                    }
+                    let err = classify(&e);
+                    if !replay_ok {
+                        return Err(Error::Transport(err));
+                    }
+                    x.retry_on_error(err)?
+                }
             };
             tokio::time::sleep(delay).await;
         }
     }
+}
+
+/// A streamed request body for one attempt.
+pub(crate) struct StreamBody {
+    pub(crate) body: reqwest::Body,
+    pub(crate) content_type: http::HeaderValue,
+    pub(crate) length: Option<u64>,
+    pub(crate) replayable: bool,
 }
 
 /// Read a body, keeping at most `limit` bytes (error bodies are bounded).

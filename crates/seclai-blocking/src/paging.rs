@@ -1,0 +1,192 @@
+//! Auto-pagination: iterators of items over any paged list call, and over
+//! raw JSON paths like the Python SDK's `paginate`.
+
+use crate::{Call, Client};
+use seclai_core::paging::{PageData, Pager, read_page};
+use seclai_core::render::{prepare, prepare_raw, raw_path};
+use seclai_core::{CallOptions, Result};
+use seclai_gen::{Paginated, Pagination};
+use serde::de::DeserializeOwned;
+use std::collections::VecDeque;
+
+type Fetch<T> = Box<dyn FnMut(i64) -> Result<PageData<T>> + Send>;
+
+/// An iterator of items that fetches pages as it goes; owns its client clone.
+pub struct ItemIter<T> {
+    pager: Pager,
+    fetch: Fetch<T>,
+    buf: VecDeque<T>,
+    failed: bool,
+}
+
+impl<T> std::fmt::Debug for ItemIter<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ItemIter")
+            .field("pager", &self.pager)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<T> Iterator for ItemIter<T> {
+    type Item = Result<T>;
+    fn next(&mut self) -> Option<Result<T>> {
+        loop {
+            if let Some(item) = self.buf.pop_front() {
+                return Some(Ok(item));
+            }
+            if self.failed {
+                return None;
+            }
+            let pos = self.pager.next_position()?;
+            match (self.fetch)(pos) {
+                Ok(page) => self.buf.extend(self.pager.observe(page)),
+                Err(e) => {
+                    self.failed = true;
+                    return Some(Err(e));
+                }
+            }
+        }
+    }
+}
+
+fn items<T>(pager: Pager, fetch: Fetch<T>) -> ItemIter<T> {
+    ItemIter {
+        pager,
+        fetch,
+        buf: VecDeque::new(),
+        failed: false,
+    }
+}
+
+impl<O: Paginated> Call<O> {
+    /// Every item of every page, fetched lazily. Stops on
+    /// `has_next == false`, the total, a short or empty page, or a page that
+    /// repeats.
+    ///
+    /// ```no_run
+    /// # fn demo(client: seclai_blocking::Client) -> seclai_blocking::Result<()> {
+    /// let agents: Vec<_> = client.list_agents().limit(100).paginate().collect::<Result<_, _>>()?;
+    /// # let _: Vec<seclai_blocking::types::AgentSummaryResponse> = agents; Ok(()) }
+    /// ```
+    pub fn paginate(self) -> ItemIter<O::Item> {
+        self.paginate_max(None)
+    }
+
+    /// Like [`paginate`](Self::paginate), stopping after `max_items` items.
+    pub fn paginate_max(self, max_items: Option<usize>) -> ItemIter<O::Item> {
+        let pager = Pager::for_operation(&self.op, max_items);
+        let (client, op, options) = (self.client, self.op, self.options);
+        items(
+            pager,
+            Box::new(move |pos| {
+                let mut op = op.clone();
+                if O::PAGINATION != Pagination::None {
+                    op.set_position(pos);
+                }
+                let prepared = prepare(client.config(), &op, &options)?;
+                let (x, status, headers, body) = client.execute(prepared)?;
+                x.check_status(status, &headers, &body)?;
+                read_page(status, &body, O::ITEMS_KEY)
+            }),
+        )
+    }
+
+    /// Collect at most `max_items` items into a vector.
+    pub fn collect_all(self, max_items: usize) -> Result<Vec<O::Item>> {
+        self.paginate_max(Some(max_items)).collect()
+    }
+}
+
+/// A raw paginator over any list path, built by [`Client::paginate`].
+#[derive(Debug, Clone)]
+#[must_use = "call .items() to get the iterator"]
+pub struct RawPaginator {
+    client: Client,
+    method: http::Method,
+    path: String,
+    items_key: String,
+    limit: Option<i64>,
+    offsets: bool,
+    max_items: Option<usize>,
+    options: CallOptions,
+}
+
+impl RawPaginator {
+    /// The envelope key holding the items (default `data`; `items` and a
+    /// top-level array are also recognised).
+    pub fn items_key(mut self, key: impl Into<String>) -> Self {
+        self.items_key = key.into();
+        self
+    }
+    /// Page size sent as `limit`.
+    pub fn limit(mut self, n: i64) -> Self {
+        self.limit = Some(n);
+        self
+    }
+    /// Page with `offset` instead of `page`.
+    pub fn offsets(mut self) -> Self {
+        self.offsets = true;
+        self
+    }
+    /// Stop after this many items.
+    pub fn max_items(mut self, n: usize) -> Self {
+        self.max_items = Some(n);
+        self
+    }
+    /// The items as JSON values.
+    pub fn items(self) -> ItemIter<serde_json::Value> {
+        self.items_as()
+    }
+    /// The items decoded into `T`.
+    pub fn items_as<T: DeserializeOwned>(self) -> ItemIter<T> {
+        let style = if self.offsets {
+            Pagination::LimitOffset
+        } else {
+            Pagination::PageLimit
+        };
+        let pager = Pager::new(style, None, self.limit, self.max_items);
+        items(
+            pager,
+            Box::new(move |pos| {
+                let mut query = vec![(
+                    (if self.offsets { "offset" } else { "page" }).to_string(),
+                    pos.to_string(),
+                )];
+                if let Some(l) = self.limit {
+                    query.push(("limit".into(), l.to_string()));
+                }
+                let path = raw_path(&self.path, &query);
+                let idempotent = self.method.is_idempotent();
+                let prepared = prepare_raw(
+                    self.client.config(),
+                    "paginate",
+                    self.method.clone(),
+                    &path,
+                    None,
+                    idempotent,
+                    &self.options,
+                )?;
+                let (x, status, headers, body) = self.client.execute(prepared)?;
+                x.check_status(status, &headers, &body)?;
+                read_page(status, &body, &self.items_key)
+            }),
+        )
+    }
+}
+
+impl Client {
+    /// Page through any list path, like the Python SDK's `paginate`:
+    /// `client.paginate(Method::GET, "/agents").items()`.
+    pub fn paginate(&self, method: http::Method, path: impl Into<String>) -> RawPaginator {
+        RawPaginator {
+            client: self.clone(),
+            method,
+            path: path.into(),
+            items_key: "data".into(),
+            limit: None,
+            offsets: false,
+            max_items: None,
+            options: CallOptions::default(),
+        }
+    }
+}

@@ -8,7 +8,9 @@ const USAGE: &str = "usage:
       regenerate crates/seclai-gen from the spec (default openapi/seclai.openapi.json);
       --check compares instead of writing and fails with a diff when stale
   cargo xtask ops [--spec PATH]
-      print one line per operation: name METHOD /path [aliases]";
+      print one line per operation: name METHOD /path [aliases]
+  cargo xtask bench [--quick]
+      run every benchmark (release build) and print one table of ratios and memory figures";
 
 fn workspace_root() -> PathBuf {
     let here = Path::new(env!("CARGO_MANIFEST_DIR"));
@@ -18,6 +20,9 @@ fn workspace_root() -> PathBuf {
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let root = workspace_root();
+    if args.first().map(String::as_str) == Some("bench") {
+        return bench(&root, args.iter().any(|a| a == "--quick"));
+    }
     let mut spec = root.join("openapi/seclai.openapi.json");
     let mut out = root.join("crates/seclai-gen/src/generated");
     let mut check = false;
@@ -99,6 +104,24 @@ fn generate(spec: &Path, overrides: &Path, out: &Path, check: bool) -> ExitCode 
         }
         Err(e) => {
             eprintln!("cannot write {}: {e}", out.display());
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn bench(root: &Path, quick: bool) -> ExitCode {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let mut cmd = std::process::Command::new(cargo);
+    cmd.current_dir(root)
+        .args(["bench", "-p", "seclai-tests", "--bench", "compare", "--"]);
+    if quick {
+        cmd.arg("--quick");
+    }
+    match cmd.status() {
+        Ok(s) if s.success() => ExitCode::SUCCESS,
+        Ok(_) => ExitCode::FAILURE,
+        Err(e) => {
+            eprintln!("cannot run cargo bench: {e}");
             ExitCode::FAILURE
         }
     }

@@ -235,7 +235,7 @@ impl Client {
     ) -> Result<http::Response<ureq::Body>> {
         let mut replay_ok = true;
         loop {
-            let resolved = self.inner.config.credentials().resolve()?;
+            let resolved = self.resolve()?;
             let req = x.request(&resolved)?;
             let sent = match body.as_mut() {
                 None => self.send(req, x.prepared(), idle),
@@ -291,6 +291,39 @@ impl Client {
             };
             std::thread::sleep(delay);
         }
+    }
+
+    /// This request's credential; an expired SSO token is refreshed here (one
+    /// refresh per credential source, other threads wait for it).
+    fn resolve(&self) -> Result<seclai_core::auth::Resolved> {
+        use seclai_core::auth::ResolveStep;
+        loop {
+            match self.inner.config.credentials().resolve_step()? {
+                ResolveStep::Ready(r) => return Ok(r),
+                ResolveStep::Wait(w) => w.wait()?,
+                ResolveStep::Refresh(ticket) => {
+                    return match self.send_sso_refresh(ticket.request()?) {
+                        Ok((status, headers, body)) => ticket.complete(status, &headers, &body),
+                        Err(e) => Err(ticket.fail(e)),
+                    };
+                }
+            }
+        }
+    }
+
+    /// Send the SSO token refresh rendered by the core; the answer's body is
+    /// read up to `MAX_REFRESH_BODY` bytes.
+    fn send_sso_refresh(
+        &self,
+        req: http::Request<Vec<u8>>,
+    ) -> Result<(http::StatusCode, http::HeaderMap, Bytes)> {
+        let mut resp = self
+            .run(req, self.inner.config.timeout(), None)
+            .map_err(|e| Error::Transport(classify(&e)))?;
+        let (status, headers) = (resp.status(), resp.headers().clone());
+        let limit = seclai_core::sso::MAX_REFRESH_BODY as u64;
+        let body = read_body(resp.body_mut(), limit)?;
+        Ok((status, headers, body))
     }
 
     /// One attempt. Methods that carry a body get one even when empty

@@ -3,6 +3,7 @@
 use crate::config::ClientConfig;
 use crate::error::{Error, Result};
 use crate::secret::Secret;
+use crate::sso::{RefreshTicket, RefreshWait, SsoSource};
 use http::{HeaderMap, HeaderValue, header::AUTHORIZATION};
 
 /// Produces a bearer token, called once per request (e.g. read from a vault
@@ -34,6 +35,9 @@ pub enum Credentials {
     Provider(std::sync::Arc<dyn TokenProvider>),
     /// A bearer token the transport resolves itself (an async provider).
     External,
+    /// The token of an SSO profile (`seclai auth login`), refreshed through
+    /// the transport when it has expired; see [`Credentials::resolve_step`].
+    Sso(std::sync::Arc<SsoSource>),
 }
 
 impl std::fmt::Debug for Credentials {
@@ -43,8 +47,24 @@ impl std::fmt::Debug for Credentials {
             Credentials::Bearer(_) => "Bearer(***)",
             Credentials::Provider(_) => "Provider(<fn>)",
             Credentials::External => "External(<fn>)",
+            Credentials::Sso(s) => return write!(f, "Sso(profile {:?})", s.profile().name),
         })
     }
+}
+
+/// The next thing a transport does to obtain a request's credential
+/// ([`Credentials::resolve_step`]).
+#[derive(Debug)]
+pub enum ResolveStep {
+    /// Use this credential.
+    Ready(Resolved),
+    /// Send [`RefreshTicket::request`] and hand the answer to
+    /// [`RefreshTicket::complete`] (which yields the credential), or a
+    /// transport failure to [`RefreshTicket::fail`].
+    Refresh(RefreshTicket),
+    /// Another caller is refreshing: await this (or call
+    /// [`RefreshWait::wait`]), then ask for the next step again.
+    Wait(RefreshWait),
 }
 
 /// A credential resolved for one request.
@@ -57,8 +77,19 @@ pub enum Resolved {
 }
 
 impl Credentials {
-    /// Resolve without I/O (providers are called here). `External` needs the
-    /// transport's token and is an error here.
+    /// The step both transports take per request: every source but SSO is
+    /// [`ResolveStep::Ready`] at once (as [`resolve`](Self::resolve)); SSO
+    /// may ask for a refresh, or to wait for the one in flight.
+    pub fn resolve_step(&self) -> Result<ResolveStep> {
+        match self {
+            Credentials::Sso(s) => s.step(),
+            other => other.resolve().map(ResolveStep::Ready),
+        }
+    }
+
+    /// Resolve without network I/O (providers are called here). `External`
+    /// needs the transport's token and is an error here; so is an expired SSO
+    /// token, which only [`resolve_step`](Self::resolve_step) can refresh.
     pub fn resolve(&self) -> Result<Resolved> {
         match self {
             Credentials::ApiKey(k) => Ok(Resolved::ApiKey(k.clone())),
@@ -70,6 +101,14 @@ impl Credentials {
             Credentials::External => Err(Error::Config(
                 "this client's token provider must be awaited by its transport".into(),
             )),
+            Credentials::Sso(s) => match s.current()? {
+                Some(t) => Ok(Resolved::Bearer(t)),
+                None => Err(Error::Config(format!(
+                    "the SSO token of profile {:?} has expired; it is refreshed through a \
+                     client's transport (Credentials::resolve_step)",
+                    s.profile().name
+                ))),
+            },
         }
     }
 }

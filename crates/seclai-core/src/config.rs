@@ -6,6 +6,7 @@ use crate::error::{Error, Result};
 use crate::retry::{RetryBudget, RetryPolicy};
 use crate::secret::Secret;
 use http::{HeaderMap, HeaderName, HeaderValue};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -71,6 +72,10 @@ pub struct ConfigBuilder {
     retry_budget: Option<RetryBudget>,
     default_headers: Vec<(String, String)>,
     ignore_env: bool,
+    profile: Option<String>,
+    config_dir: Option<PathBuf>,
+    sso_base_url: Option<String>,
+    sso_read_only: bool,
 }
 
 impl std::fmt::Debug for ConfigBuilder {
@@ -208,13 +213,41 @@ impl ConfigBuilder {
         self.default_headers.push((name.into(), value.into()));
         self
     }
-    /// Ignore `SECLAI_*` environment variables (useful in tests).
+    /// Ignore `SECLAI_*` environment variables (useful in tests). The
+    /// default SSO directory `~/.seclai` is then not consulted either; an
+    /// explicit [`config_dir`](Self::config_dir) still is.
     pub fn ignore_env(mut self) -> Self {
         self.ignore_env = true;
         self
     }
+    /// SSO profile to use when no other credential is given (default:
+    /// `SECLAI_PROFILE`, else `default`).
+    pub fn profile(mut self, name: impl Into<String>) -> Self {
+        self.profile = Some(name.into());
+        self
+    }
+    /// Directory holding the SSO `config` file and `sso/cache` (default:
+    /// `SECLAI_CONFIG_DIR`, else `~/.seclai`).
+    pub fn config_dir(mut self, path: impl Into<PathBuf>) -> Self {
+        self.config_dir = Some(path.into());
+        self
+    }
+    /// Base URL of the SSO token endpoint, replacing `https://<sso_domain>`
+    /// (for tests and private deployments).
+    pub fn sso_base_url(mut self, url: impl Into<String>) -> Self {
+        self.sso_base_url = Some(url.into());
+        self
+    }
+    /// Never refresh the SSO token nor write its cache: an expired token is
+    /// then an error asking to run `seclai auth login`.
+    pub fn sso_read_only(mut self, yes: bool) -> Self {
+        self.sso_read_only = yes;
+        self
+    }
 
-    /// Validate and build, reading `SECLAI_API_URL` and `SECLAI_API_KEY`.
+    /// Validate and build, reading `SECLAI_API_URL` and `SECLAI_API_KEY`, and
+    /// as the last link the SSO profile (`SECLAI_PROFILE`,
+    /// `SECLAI_CONFIG_DIR`, `SECLAI_SSO_*`, `HOME`).
     pub fn build(self) -> Result<ClientConfig> {
         let ignore = self.ignore_env;
         self.build_with_env(&|name| if ignore { None } else { process_env(name) })
@@ -228,6 +261,14 @@ impl ConfigBuilder {
             .or_else(|| env("SECLAI_API_URL"))
             .unwrap_or_else(|| DEFAULT_BASE_URL.to_string());
         let base_url = parse_base_url(&base)?;
+
+        let mut ua = USER_AGENT.to_string();
+        if let Some(s) = &self.user_agent_suffix {
+            ua.push(' ');
+            ua.push_str(s);
+        }
+        let user_agent =
+            header_value(&ua).map_err(|e| Error::Config(format!("user agent: {e}")))?;
 
         let explicit = [
             self.api_key.is_some(),
@@ -256,12 +297,12 @@ impl ConfigBuilder {
             let k = Secret::new(k.trim());
             check_secret("SECLAI_API_KEY", &k)?;
             Credentials::ApiKey(k)
+        } else if let Some(source) = self.sso_source(env, &user_agent)? {
+            Credentials::Sso(Arc::new(source))
         } else {
-            // The SSO profile is the last link of the chain; until it is
-            // configured there is nothing to authenticate with.
             return Err(Error::Config(
-                "no credentials: pass an API key (or set SECLAI_API_KEY), an access token or a token provider; \
-                 SSO users can run `seclai auth login`"
+                "no credentials: run `seclai auth login` or set SECLAI_API_KEY \
+                 (or pass an API key, an access token or a token provider)"
                     .into(),
             ));
         };
@@ -286,19 +327,21 @@ impl ConfigBuilder {
             }
             default_headers.append(n, v);
         }
-        let account_id = match &self.account_id {
-            Some(id) => {
+        let account_id = match (&self.account_id, &credentials) {
+            (Some(id), _) => {
                 Some(header_value(id).map_err(|e| Error::Config(format!("account_id: {e}")))?)
             }
-            None => None,
+            (None, Credentials::Sso(s)) => match &s.profile().account_id {
+                Some(id) => Some(header_value(id).map_err(|e| {
+                    Error::Config(format!(
+                        "sso_account_id of SSO profile {:?}: {e}",
+                        s.profile().name
+                    ))
+                })?),
+                None => None,
+            },
+            (None, _) => None,
         };
-        let mut ua = USER_AGENT.to_string();
-        if let Some(s) = &self.user_agent_suffix {
-            ua.push(' ');
-            ua.push_str(s);
-        }
-        let user_agent =
-            header_value(&ua).map_err(|e| Error::Config(format!("user agent: {e}")))?;
         if let Some(p) = &self.proxy {
             parse_base_url(p)
                 .map_err(|_| Error::Config(format!("proxy {p:?} is not an http(s) URL")))?;
@@ -323,6 +366,42 @@ impl ConfigBuilder {
                 default_headers,
             }),
         })
+    }
+}
+
+impl ConfigBuilder {
+    /// The SSO link: profile and directory from the builder, the environment
+    /// or the defaults; `None` when there is no directory (no `HOME`) or
+    /// nothing in it.
+    fn sso_source(
+        &self,
+        env: EnvFn<'_>,
+        user_agent: &HeaderValue,
+    ) -> Result<Option<crate::sso::SsoSource>> {
+        let dir = self
+            .config_dir
+            .clone()
+            .or_else(|| env("SECLAI_CONFIG_DIR").map(PathBuf::from))
+            .or_else(|| {
+                env("HOME")
+                    .or_else(|| env("USERPROFILE"))
+                    .map(|home| PathBuf::from(home).join(".seclai"))
+            });
+        let Some(dir) = dir else {
+            return Ok(None);
+        };
+        let profile = self
+            .profile
+            .clone()
+            .or_else(|| env("SECLAI_PROFILE"))
+            .map(|p| p.trim().to_string())
+            .filter(|p| !p.is_empty())
+            .unwrap_or_else(|| crate::sso::DEFAULT_PROFILE.to_string());
+        let mut settings = crate::sso::SsoSettings::new(dir, profile);
+        settings.base_url = self.sso_base_url.clone();
+        settings.read_only = self.sso_read_only;
+        settings.user_agent = user_agent.clone();
+        crate::sso::SsoSource::discover(settings, env)
     }
 }
 
@@ -533,8 +612,16 @@ macro_rules! forward_config_setters {
             retry_non_idempotent(yes: bool);
             /// The per-client retry budget.
             retry_budget(budget: $crate::RetryBudget);
-            /// Ignore `SECLAI_*` environment variables.
+            /// Ignore `SECLAI_*` environment variables (and the default `~/.seclai`).
             ignore_env();
+            /// SSO profile used when no other credential is given (default `SECLAI_PROFILE`, else `default`).
+            profile(name: impl Into<String>);
+            /// Directory of the SSO `config` and token cache (default `SECLAI_CONFIG_DIR`, else `~/.seclai`).
+            config_dir(path: impl Into<::std::path::PathBuf>);
+            /// Base URL of the SSO token endpoint, replacing `https://<sso_domain>`.
+            sso_base_url(url: impl Into<String>);
+            /// Never refresh the SSO token nor write its cache.
+            sso_read_only(yes: bool);
             /// Send no `Seclai-Version` header (the account's pinned version applies).
             omit_api_version();
             /// No overall timeout for ordinary calls.

@@ -10,6 +10,7 @@
 //! - [`poll`]: the back-off schedule used while waiting for a run to finish.
 //! - [`ratelimit`]: rate-limit and request-id response headers.
 //! - [`secret`]: a wrapper that keeps API keys out of logs.
+//! - [`sso`]: SSO profiles (`seclai auth login`) and their token refresh.
 
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
@@ -29,10 +30,11 @@ pub mod retry;
 pub mod run_events;
 pub mod secret;
 pub mod sse;
+pub mod sso;
 pub mod wait;
 pub mod webhook;
 
-pub use auth::{Credentials, TokenProvider};
+pub use auth::{Credentials, ResolveStep, TokenProvider};
 pub use config::{ApiVersion, ClientConfig, ConfigBuilder};
 pub use error::{ApiError, DecodeError, Error, Result, StreamError, TransportError, TransportKind};
 pub use exchange::{Exchange, Response};

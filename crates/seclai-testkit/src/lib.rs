@@ -9,9 +9,12 @@
 //!   wire-level misbehaviour httpmock cannot express: truncated bodies,
 //!   stalls, slow chunked delivery, hung connections;
 //! - [`sse`]: [`SseScript`], builders for the bytes of `text/event-stream`
-//!   responses, including a canned Seclai agent-run stream.
+//!   responses, including a canned Seclai agent-run stream;
+//! - [`demo`]: [`DemoSeclai`], a small stateful fake of the API (agents,
+//!   streamed and polled runs, uploads, downloads) for examples and demos.
 #![deny(missing_docs)]
 
+pub mod demo;
 pub mod fake;
 pub mod raw;
 pub mod sse;
@@ -19,6 +22,7 @@ pub mod sse;
 #[cfg(test)]
 mod test_support;
 
+pub use demo::DemoSeclai;
 pub use fake::FakeSeclai;
 pub use httpmock;
 pub use raw::{Action, RawServer, RecordedRequest, Script};

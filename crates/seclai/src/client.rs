@@ -2,7 +2,7 @@
 
 use crate::call::RawCall;
 use bytes::Bytes;
-use seclai_core::auth::Resolved;
+use seclai_core::auth::{ResolveStep, Resolved};
 use seclai_core::exchange::MAX_ERROR_BODY_READ;
 use seclai_core::{
     ClientConfig, ConfigBuilder, Error, Exchange, Prepared, Result, Secret, TransportError,
@@ -165,8 +165,49 @@ impl Client {
                 .await
                 .map(|t| Resolved::Bearer(Secret::new(t)))
                 .map_err(|e| Error::Config(format!("the token provider failed: {e}"))),
-            None => self.inner.config.credentials().resolve(),
+            None => loop {
+                match self.inner.config.credentials().resolve_step()? {
+                    ResolveStep::Ready(r) => return Ok(r),
+                    ResolveStep::Wait(w) => w.await?,
+                    ResolveStep::Refresh(ticket) => {
+                        return match self.send_sso_refresh(ticket.request()?).await {
+                            Ok((status, headers, body)) => ticket.complete(status, &headers, &body),
+                            Err(e) => Err(ticket.fail(e)),
+                        };
+                    }
+                }
+            },
         }
+    }
+
+    /// Send the SSO token refresh rendered by the core; the answer's body is
+    /// read up to `MAX_REFRESH_BODY` bytes.
+    async fn send_sso_refresh(
+        &self,
+        req: http::Request<Vec<u8>>,
+    ) -> Result<(http::StatusCode, http::HeaderMap, Bytes)> {
+        let config = &self.inner.config;
+        let mut req = reqwest::Request::try_from(req).map_err(|e| {
+            Error::InvalidRequest(format!("cannot build the SSO refresh request: {e}"))
+        })?;
+        *req.timeout_mut() = config.timeout();
+        let resp = self
+            .inner
+            .http
+            .execute(req)
+            .await
+            .map_err(|e| Error::Transport(classify(&e)))?;
+        let (status, headers) = (resp.status(), resp.headers().clone());
+        let read = read_body(resp, seclai_core::sso::MAX_REFRESH_BODY);
+        let body = tokio::time::timeout(config.read_timeout(), read)
+            .await
+            .unwrap_or_else(|_| {
+                Err(TransportError::new(
+                    TransportKind::Timeout,
+                    "timed out reading the SSO refresh answer",
+                ))
+            })?;
+        Ok((status, headers, body))
     }
 
     /// Send with retries; returns the final status, headers and body.

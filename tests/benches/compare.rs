@@ -17,6 +17,12 @@ use std::time::{Duration, Instant};
 
 const AGENT: &str = r#"{"id":"a1","name":"Bench agent","description":"d","created_at":"2026-01-01T00:00:00Z","updated_at":"2026-01-01T00:00:00Z","prompt_model_auto_upgrade_strategy":"none","trigger_type":"manual","evaluation_mode":"off","max_retries":3,"retry_on_failure":true,"disabled":false}"#;
 
+static CONNECTIONS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+fn connections() -> usize {
+    CONNECTIONS.load(std::sync::atomic::Ordering::Relaxed)
+}
+
 /// A keep-alive HTTP/1.1 server: `/download` streams `DL_BYTES` bytes,
 /// anything with a body is read and discarded, everything else gets AGENT.
 fn server(download_bytes: u64) -> String {
@@ -24,6 +30,7 @@ fn server(download_bytes: u64) -> String {
     let url = format!("http://{}", listener.local_addr().unwrap());
     std::thread::spawn(move || {
         for conn in listener.incoming().flatten() {
+            CONNECTIONS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             std::thread::spawn(move || {
                 let _ = serve(conn, download_bytes);
             });
@@ -194,6 +201,11 @@ fn bench_gets(quick: bool) {
         ours,
         base,
         "plain ureq",
+    );
+    println!(
+        "(server accepted {} connections for {} requests: keep-alive check)",
+        connections(),
+        4 * (rounds * n + 1)
     );
 }
 

@@ -232,17 +232,23 @@ impl Client {
             let resp = self.send_head(&mut x).await?;
             let status = resp.status();
             let headers = resp.headers().clone();
-            let read = tokio::time::timeout(
-                self.inner.config.read_timeout(),
-                read_body(resp, usize::MAX),
-            );
-            let read = read.await.unwrap_or_else(|_| {
-                Err(TransportError::new(
-                    TransportKind::Timeout,
-                    "timed out reading the response body",
+            // With an overall timeout reqwest bounds the body read already;
+            // without one, the read timeout bounds it here.
+            let read = match x.prepared().timeout {
+                Some(_) => read_body(resp, usize::MAX).await,
+                None => tokio::time::timeout(
+                    self.inner.config.read_timeout(),
+                    read_body(resp, usize::MAX),
                 )
-                .with_maybe_sent(true))
-            });
+                .await
+                .unwrap_or_else(|_| {
+                    Err(TransportError::new(
+                        TransportKind::Timeout,
+                        "timed out reading the response body",
+                    )
+                    .with_maybe_sent(true))
+                }),
+            };
             match read {
                 Ok(body) => return Ok((x, status, headers, body)),
                 Err(e) => tokio::time::sleep(x.retry_on_error(e)?).await,

@@ -304,6 +304,8 @@ fn child(kind: &str, size: u64) {
     // Warm up both stacks so the baseline includes their fixed costs.
     rt().block_on(a.get_agent("a1").send()).unwrap();
     b.get_agent("a1").send().unwrap();
+    // Reset the peak (VmHWM) to the current RSS so setup is not counted.
+    let _ = std::fs::write("/proc/self/clear_refs", "5");
     let baseline = rss_kib("VmRSS:");
     match kind {
         "async-upload" => {

@@ -2,9 +2,9 @@
 //! raw JSON paths like the Python SDK's `paginate`.
 
 use crate::{Call, Client};
+use seclai_core::Result;
 use seclai_core::paging::{PageData, Pager, read_page};
-use seclai_core::render::{prepare, prepare_raw, raw_path};
-use seclai_core::{CallOptions, Result};
+use seclai_core::render::prepare;
 use seclai_gen::{Paginated, Pagination};
 use serde::de::DeserializeOwned;
 use std::collections::VecDeque;
@@ -102,73 +102,28 @@ impl<O: Paginated> Call<O> {
 #[must_use = "call .items() to get the iterator"]
 pub struct RawPaginator {
     client: Client,
-    method: http::Method,
-    path: String,
-    items_key: String,
-    limit: Option<i64>,
-    offsets: bool,
-    max_items: Option<usize>,
-    options: CallOptions,
+    pages: seclai_core::raw::RawPages,
 }
 
 impl RawPaginator {
-    /// The envelope key holding the items (default `data`; `items` and a
-    /// top-level array are also recognised).
-    pub fn items_key(mut self, key: impl Into<String>) -> Self {
-        self.items_key = key.into();
-        self
-    }
-    /// Page size sent as `limit`.
-    pub fn limit(mut self, n: i64) -> Self {
-        self.limit = Some(n);
-        self
-    }
-    /// Page with `offset` instead of `page`.
-    pub fn offsets(mut self) -> Self {
-        self.offsets = true;
-        self
-    }
-    /// Stop after this many items.
-    pub fn max_items(mut self, n: usize) -> Self {
-        self.max_items = Some(n);
-        self
-    }
+    seclai_core::raw_pages_setters!();
+
     /// The items as JSON values.
     pub fn items(self) -> ItemIter<serde_json::Value> {
         self.items_as()
     }
+
     /// The items decoded into `T`.
     pub fn items_as<T: DeserializeOwned>(self) -> ItemIter<T> {
-        let style = if self.offsets {
-            Pagination::LimitOffset
-        } else {
-            Pagination::PageLimit
-        };
-        let pager = Pager::new(style, None, self.limit, self.max_items);
+        let pager = self.pages.pager();
+        let (client, pages) = (self.client, self.pages);
         items(
             pager,
             Box::new(move |pos| {
-                let mut query = vec![(
-                    (if self.offsets { "offset" } else { "page" }).to_string(),
-                    pos.to_string(),
-                )];
-                if let Some(l) = self.limit {
-                    query.push(("limit".into(), l.to_string()));
-                }
-                let path = raw_path(&self.path, &query);
-                let idempotent = self.method.is_idempotent();
-                let prepared = prepare_raw(
-                    self.client.config(),
-                    "paginate",
-                    self.method.clone(),
-                    &path,
-                    None,
-                    idempotent,
-                    &self.options,
-                )?;
-                let (x, status, headers, body) = self.client.execute(prepared)?;
+                let prepared = pages.prepare(client.config(), pos)?;
+                let (x, status, headers, body) = client.execute(prepared)?;
                 x.check_status(status, &headers, &body)?;
-                read_page(status, &body, &self.items_key)
+                read_page(status, &body, &pages.items_key)
             }),
         )
     }
@@ -180,13 +135,7 @@ impl Client {
     pub fn paginate(&self, method: http::Method, path: impl Into<String>) -> RawPaginator {
         RawPaginator {
             client: self.clone(),
-            method,
-            path: path.into(),
-            items_key: "data".into(),
-            limit: None,
-            offsets: false,
-            max_items: None,
-            options: CallOptions::default(),
+            pages: seclai_core::raw::RawPages::new(method, path.into()),
         }
     }
 }

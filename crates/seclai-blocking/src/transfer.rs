@@ -3,9 +3,7 @@
 
 use crate::Client;
 use crate::client::{classify, read_body};
-use seclai_core::download::{
-    AtomicFile, Progress, ProgressCallback, content_length, file_name_from_headers,
-};
+use seclai_core::download::{AtomicFile, Progress, content_length};
 use seclai_core::multipart::{MultipartBody, Upload};
 use seclai_core::render::prepare;
 use seclai_core::{
@@ -14,7 +12,6 @@ use seclai_core::{
 use seclai_gen::{Operation, ops, types};
 use std::io::Read;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::time::Duration;
 
 impl Client {
@@ -148,30 +145,7 @@ impl std::fmt::Debug for Download {
 }
 
 impl Download {
-    /// Response headers.
-    pub fn headers(&self) -> &http::HeaderMap {
-        &self.headers
-    }
-    /// `Content-Type`, if sent.
-    pub fn content_type(&self) -> Option<&str> {
-        self.headers
-            .get(http::header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-    }
-    /// The file name from `Content-Disposition`, stripped of any directories.
-    pub fn file_name(&self) -> Option<String> {
-        file_name_from_headers(&self.headers)
-    }
-    /// `Content-Length`, if sent.
-    pub fn content_length(&self) -> Option<u64> {
-        content_length(&self.headers)
-    }
-    /// Report progress as `(bytes so far, total if known)`.
-    pub fn progress(mut self, callback: impl Fn(u64, Option<u64>) + Send + Sync + 'static) -> Self {
-        let cb: ProgressCallback = Arc::new(callback);
-        self.progress = Progress::from_callback(Some(cb), self.content_length());
-        self
-    }
+    seclai_core::download_accessors!();
 
     fn to_error(&self, e: std::io::Error) -> Error {
         let err = classify(&ureq::Error::from(e)).with_maybe_sent(true);

@@ -25,6 +25,7 @@ pub mod multipart;
 pub mod paging;
 pub mod poll;
 pub mod ratelimit;
+pub mod raw;
 pub mod render;
 pub mod retry;
 pub mod run_events;

@@ -3,7 +3,7 @@
 //!
 //! A client crate writes:
 //!
-//! ```ignore
+//! ```text
 //! macro_rules! methods { ($($t:tt)*) => { seclai_core::operation_methods!(Client, Call; $($t)*); } }
 //! seclai_core::seclai_gen::for_each_operation!(methods);
 //! ```

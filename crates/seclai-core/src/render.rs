@@ -28,24 +28,27 @@ pub struct CallOptions {
 #[macro_export]
 macro_rules! call_option_setters {
     () => {
+        $crate::call_option_setters!(options);
+    };
+    ($($field:ident).+) => {
         /// Overall timeout of each attempt of this call.
         pub fn timeout(mut self, timeout: ::std::time::Duration) -> Self {
-            self.options.timeout = Some(timeout);
+            self.$($field).+.timeout = Some(timeout);
             self
         }
         /// Maximum retries for this call.
         pub fn max_retries(mut self, n: u32) -> Self {
-            self.options.max_retries = Some(n);
+            self.$($field).+.max_retries = Some(n);
             self
         }
         /// `Seclai-Version` for this call only.
         pub fn api_version(mut self, version: impl Into<String>) -> Self {
-            self.options.api_version = Some(version.into());
+            self.$($field).+.api_version = Some(version.into());
             self
         }
         /// An extra header for this call (CR/LF are rejected when sent).
         pub fn header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
-            self.options.headers.push((name.into(), value.into()));
+            self.$($field).+.headers.push((name.into(), value.into()));
             self
         }
     };

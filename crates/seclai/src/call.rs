@@ -1,8 +1,8 @@
 //! Call builders: [`Call`] for typed operations, [`RawCall`] for `request()`.
 
 use crate::Client;
-use seclai_core::render::{prepare, prepare_raw};
-use seclai_core::{CallOptions, Error, Response, Result};
+use seclai_core::render::prepare;
+use seclai_core::{CallOptions, Response, Result};
 use seclai_gen::Operation;
 use std::future::{Future, IntoFuture};
 use std::pin::Pin;
@@ -63,38 +63,18 @@ impl<O: Operation> IntoFuture for Call<O> {
 #[must_use = "a call does nothing until it is awaited"]
 pub struct RawCall {
     client: Client,
-    method: http::Method,
-    path: String,
-    query: Vec<(String, String)>,
-    body: Option<std::result::Result<Vec<u8>, String>>,
-    options: CallOptions,
+    raw: seclai_core::raw::RawRequest,
 }
 
 impl RawCall {
     pub(crate) fn new(client: Client, method: http::Method, path: String) -> Self {
         RawCall {
             client,
-            method,
-            path,
-            query: Vec::new(),
-            body: None,
-            options: CallOptions::default(),
+            raw: seclai_core::raw::RawRequest::new(method, path),
         }
     }
 
-    seclai_core::call_option_setters!();
-
-    /// Add a query parameter (repeat for lists).
-    pub fn query(mut self, name: impl Into<String>, value: impl ToString) -> Self {
-        self.query.push((name.into(), value.to_string()));
-        self
-    }
-
-    /// A JSON body.
-    pub fn json<B: serde::Serialize + ?Sized>(mut self, body: &B) -> Self {
-        self.body = Some(serde_json::to_vec(body).map_err(|e| e.to_string()));
-        self
-    }
+    seclai_core::raw_request_setters!();
 
     /// Send; JSON answers decode to a value, text to a JSON string, empty to `null`.
     pub async fn send(self) -> Result<serde_json::Value> {
@@ -103,26 +83,7 @@ impl RawCall {
 
     /// Send and return the answer with its metadata.
     pub async fn send_with_meta(self) -> Result<Response<serde_json::Value>> {
-        let body = match self.body {
-            Some(Ok(b)) => Some(b),
-            Some(Err(e)) => {
-                return Err(Error::InvalidRequest(format!(
-                    "cannot serialize the body: {e}"
-                )));
-            }
-            None => None,
-        };
-        let path = seclai_core::render::raw_path(&self.path, &self.query);
-        let idempotent = self.method.is_idempotent();
-        let prepared = prepare_raw(
-            self.client.config(),
-            "request",
-            self.method,
-            &path,
-            body,
-            idempotent,
-            &self.options,
-        )?;
+        let prepared = self.raw.prepare(self.client.config())?;
         let (x, status, headers, body) = self.client.execute(prepared).await?;
         x.finish_raw(status, headers, &body)
     }

@@ -3,9 +3,9 @@
 
 use crate::{Call, Client};
 use futures_core::Stream;
+use seclai_core::Result;
 use seclai_core::paging::{Pager, read_page};
-use seclai_core::render::{prepare, prepare_raw, raw_path};
-use seclai_core::{CallOptions, Result};
+use seclai_core::render::prepare;
 use seclai_gen::{Paginated, Pagination};
 use serde::de::DeserializeOwned;
 use std::collections::VecDeque;
@@ -88,76 +88,30 @@ impl<O: Paginated> Call<O> {
 #[must_use = "call .items() to get the stream"]
 pub struct RawPaginator {
     client: Client,
-    method: http::Method,
-    path: String,
-    items_key: String,
-    limit: Option<i64>,
-    offsets: bool,
-    max_items: Option<usize>,
-    options: CallOptions,
+    pages: seclai_core::raw::RawPages,
 }
 
 impl RawPaginator {
-    /// The envelope key holding the items (default `data`; `items` and a
-    /// top-level array are also recognised).
-    pub fn items_key(mut self, key: impl Into<String>) -> Self {
-        self.items_key = key.into();
-        self
-    }
-    /// Page size sent as `limit`.
-    pub fn limit(mut self, n: i64) -> Self {
-        self.limit = Some(n);
-        self
-    }
-    /// Page with `offset` instead of `page`.
-    pub fn offsets(mut self) -> Self {
-        self.offsets = true;
-        self
-    }
-    /// Stop after this many items.
-    pub fn max_items(mut self, n: usize) -> Self {
-        self.max_items = Some(n);
-        self
-    }
+    seclai_core::raw_pages_setters!();
+
     /// The items as JSON values.
     pub fn items(self) -> ItemStream<serde_json::Value> {
         self.items_as()
     }
+
     /// The items decoded into `T`.
     pub fn items_as<T: DeserializeOwned + Send + 'static>(self) -> ItemStream<T> {
-        let style = if self.offsets {
-            Pagination::LimitOffset
-        } else {
-            Pagination::PageLimit
-        };
-        let pager = Pager::new(style, None, self.limit, self.max_items);
-        let this = self;
+        let pager = self.pages.pager();
+        let (client, pages) = (self.client, self.pages);
         items(
             pager,
             Box::new(move |pos| {
-                let this = this.clone();
+                let (client, pages) = (client.clone(), pages.clone());
                 Box::pin(async move {
-                    let mut query = vec![(
-                        (if this.offsets { "offset" } else { "page" }).to_string(),
-                        pos.to_string(),
-                    )];
-                    if let Some(l) = this.limit {
-                        query.push(("limit".into(), l.to_string()));
-                    }
-                    let path = raw_path(&this.path, &query);
-                    let idempotent = this.method.is_idempotent();
-                    let prepared = prepare_raw(
-                        this.client.config(),
-                        "paginate",
-                        this.method.clone(),
-                        &path,
-                        None,
-                        idempotent,
-                        &this.options,
-                    )?;
-                    let (x, status, headers, body) = this.client.execute(prepared).await?;
+                    let prepared = pages.prepare(client.config(), pos)?;
+                    let (x, status, headers, body) = client.execute(prepared).await?;
                     x.check_status(status, &headers, &body)?;
-                    read_page(status, &body, &this.items_key)
+                    read_page(status, &body, &pages.items_key)
                 })
             }),
         )
@@ -170,13 +124,7 @@ impl Client {
     pub fn paginate(&self, method: http::Method, path: impl Into<String>) -> RawPaginator {
         RawPaginator {
             client: self.clone(),
-            method,
-            path: path.into(),
-            items_key: "data".into(),
-            limit: None,
-            offsets: false,
-            max_items: None,
-            options: CallOptions::default(),
+            pages: seclai_core::raw::RawPages::new(method, path.into()),
         }
     }
 }

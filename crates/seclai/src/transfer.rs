@@ -4,16 +4,13 @@
 use crate::Client;
 use crate::client::{StreamBody, classify, read_body};
 use bytes::Bytes;
-use seclai_core::download::{
-    AtomicFile, Progress, ProgressCallback, content_length, file_name_from_headers,
-};
+use seclai_core::download::{AtomicFile, Progress, content_length};
 use seclai_core::multipart::{MultipartBody, Upload};
 use seclai_core::render::prepare;
 use seclai_core::{CallOptions, Error, Exchange, Result, StreamError, TransportError};
 use seclai_gen::{Operation, ops, types};
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::time::Duration;
 
 const CHUNK: usize = 64 * 1024;
@@ -181,35 +178,7 @@ impl std::fmt::Debug for Download {
 }
 
 impl Download {
-    /// Response headers.
-    pub fn headers(&self) -> &http::HeaderMap {
-        &self.headers
-    }
-    /// `Content-Type`, if sent.
-    pub fn content_type(&self) -> Option<&str> {
-        self.headers
-            .get(http::header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-    }
-    /// The file name from `Content-Disposition`, stripped of any directories.
-    pub fn file_name(&self) -> Option<String> {
-        file_name_from_headers(&self.headers)
-    }
-    /// `Content-Length`, if sent.
-    pub fn content_length(&self) -> Option<u64> {
-        content_length(&self.headers)
-    }
-    /// Longest wait for the next bytes (default: the client's read timeout).
-    pub fn idle_timeout(mut self, d: Duration) -> Self {
-        self.idle = d;
-        self
-    }
-    /// Report progress as `(bytes so far, total if known)`.
-    pub fn progress(mut self, callback: impl Fn(u64, Option<u64>) + Send + Sync + 'static) -> Self {
-        let cb: ProgressCallback = Arc::new(callback);
-        self.progress = Progress::from_callback(Some(cb), self.content_length());
-        self
-    }
+    seclai_core::download_accessors!();
 
     /// The next chunk of the body, `None` at the end.
     pub async fn chunk(&mut self) -> Result<Option<Bytes>> {

@@ -292,16 +292,20 @@ macro_rules! behaviour_suite {
         }
 
         #[test]
-        fn json_bodies_are_sent() {
+        fn update_api_version_pins_clears_and_guards() {
             let server = RawServer::start(vec![Script::json(404, "{}")]);
-            let body: types::UpdateApiVersionRequest =
-                serde_json::from_value(serde_json::json!({"version": null})).unwrap();
             let c = builder(&server).api_key("k").max_retries(0).build().unwrap();
-            let _ = send!(c.update_api_version(&body));
-            let req = &server.requests()[0];
-            assert_eq!(req.method, "PUT");
-            assert_eq!(req.path_and_query, "/version");
-            assert_eq!(String::from_utf8_lossy(&req.body), r#"{"version":null}"#);
+            let _ = run!(c.update_api_version(None));
+            let known = *$krate::KNOWN_VERSIONS.last().expect("the spec declares versions");
+            let _ = run!(c.update_api_version(Some(known)));
+            let e = run!(c.update_api_version(Some("2001-01-01"))).unwrap_err();
+            assert!(matches!(e, Error::InvalidRequest(_)), "{e}");
+            let reqs = server.requests();
+            assert_eq!(reqs.len(), 2, "the unknown version never left the client");
+            assert_eq!((reqs[0].method.as_str(), reqs[0].path_and_query.as_str()), ("PUT", "/version"));
+            assert_eq!(String::from_utf8_lossy(&reqs[0].body), r#"{"version":null}"#);
+            assert_eq!(String::from_utf8_lossy(&reqs[1].body), format!(r#"{{"version":"{known}"}}"#));
+            assert_eq!(reqs[0].header("content-type"), Some("application/json"));
         }
 
         #[test]

@@ -360,7 +360,7 @@ pub fn table_module(ops: &[OpModel]) -> String {
             .map(|p| format!("{}: {}", p.ident, table_ty(&p.ty)))
             .collect();
         let body = op.body.as_deref().map(table_ty).unwrap_or_default();
-        let flag = if op.kind == crate::model::Kind::Json {
+        let flag = if op.kind == crate::model::Kind::Json && !op.helper {
             "plain"
         } else {
             "helper"

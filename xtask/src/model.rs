@@ -117,6 +117,8 @@ pub struct OpModel {
     pub page_items: Option<(String, String)>,
     /// True for GET/HEAD/PUT/DELETE/OPTIONS.
     pub idempotent: bool,
+    /// A hand-written helper owns the name (set by the override table).
+    pub helper: bool,
 }
 
 const METHODS: &[&str] = &["get", "put", "post", "delete", "patch", "head", "options"];
@@ -448,6 +450,7 @@ pub fn extract(doc: &mut Value, overrides: &Overrides) -> Result<(Vec<OpModel>, 
         models.push(OpModel {
             name,
             aliases: ov.aliases.clone(),
+            helper: ov.helper,
             type_name,
             method: method_upper,
             path,

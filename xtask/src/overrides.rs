@@ -17,6 +17,9 @@ pub struct OpOverride {
     pub aliases: Vec<String>,
     /// `json`, `multipart`, `event-stream` or `binary`.
     pub kind: Option<String>,
+    /// A hand-written helper owns the method name (the clients skip it).
+    #[serde(default)]
+    pub helper: bool,
 }
 
 /// The whole table.

@@ -177,6 +177,17 @@ impl Client {
         &self.inner.http
     }
 
+    /// Pin the account's API version (`PUT /version`), or clear the pin
+    /// with `None` (sent as JSON `null`). A version this SDK does not know is
+    /// refused unless `allow_unknown_versions` is set.
+    pub fn update_api_version(
+        &self,
+        version: Option<&str>,
+    ) -> Result<seclai_gen::types::ApiVersionResponse> {
+        let op = seclai_core::render::update_api_version_op(self.config(), version)?;
+        crate::Call::new(self.clone(), op).send()
+    }
+
     /// An untyped request to any path (relative to the base URL), for
     /// endpoints newer than this SDK. Answers JSON, text (as a JSON string)
     /// or nothing (`null`).

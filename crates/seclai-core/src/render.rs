@@ -177,6 +177,22 @@ pub fn raw_path(path: &str, query: &[(String, String)]) -> String {
     }
 }
 
+/// The `PUT /version` descriptor for `update_api_version(Some(v))` (pin,
+/// after the known-version guard) or `update_api_version(None)` (JSON `null`
+/// clears the pin).
+pub fn update_api_version_op(
+    config: &ClientConfig,
+    version: Option<&str>,
+) -> Result<seclai_gen::ops::UpdateApiVersion> {
+    if let Some(v) = version {
+        check_version(v, config.allow_unknown_versions()).map_err(Error::InvalidRequest)?;
+    }
+    let body = seclai_gen::types::UpdateApiVersionRequest {
+        version: Some(version.map(str::to_string)),
+    };
+    Ok(seclai_gen::ops::UpdateApiVersion::new(body))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -204,6 +220,25 @@ mod tests {
             p.headers.get("x-api-key").is_none(),
             "credentials are added per attempt"
         );
+    }
+
+    #[test]
+    fn version_updates_pin_clear_and_guard() {
+        let c = config();
+        let known = seclai_gen::KNOWN_VERSIONS.first().copied().unwrap_or("x");
+        let op = update_api_version_op(&c, Some(known)).unwrap();
+        assert_eq!(
+            op.body().unwrap().unwrap(),
+            format!("{{\"version\":\"{known}\"}}").into_bytes()
+        );
+        let op = update_api_version_op(&c, None).unwrap();
+        assert_eq!(op.body().unwrap().unwrap(), b"{\"version\":null}".to_vec());
+        if !seclai_gen::KNOWN_VERSIONS.is_empty() {
+            assert!(matches!(
+                update_api_version_op(&c, Some("1900-01-01")),
+                Err(Error::InvalidRequest(_))
+            ));
+        }
     }
 
     #[test]

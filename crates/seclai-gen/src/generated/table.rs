@@ -160,7 +160,7 @@ macro_rules! for_each_operation {
             (update_agent, UpdateAgent, [agent_id: String], [$crate::types::UpdateAgentRequest], [], json, plain, primary);
             (update_agent_definition, UpdateAgentDefinition, [agent_id: String], [$crate::types::UpdateAgentDefinitionRequest], [], json, plain, primary);
             (update_alert_config, UpdateAlertConfig, [config_id: String], [$crate::types::UpdateAlertConfigRequest], [], json, plain, primary);
-            (update_api_version, UpdateApiVersion, [], [$crate::types::UpdateApiVersionRequest], [], json, plain, primary);
+            (update_api_version, UpdateApiVersion, [], [$crate::types::UpdateApiVersionRequest], [], json, helper, primary);
             (update_evaluation_criteria, UpdateEvaluationCriteria, [criteria_id: String], [$crate::types::UpdateEvaluationCriteriaRequest], [], json, plain, primary);
             (update_knowledge_base, UpdateKnowledgeBase, [knowledge_base_id: String], [$crate::types::UpdateKnowledgeBaseBody], [], json, plain, primary);
             (update_memory_bank, UpdateMemoryBank, [memory_bank_id: String], [$crate::types::UpdateMemoryBankBody], [], json, plain, primary);

@@ -79,12 +79,14 @@ mod tests {
             [operations."DELETE /x/{id}"]
             name = "delete_x"
             aliases = ["cancel_x"]
+            helper = true
             [schemas]
             "a__B" = "AB"
             "#,
         )
         .unwrap();
         assert_eq!(o.operations["DELETE /x/{id}"].aliases, vec!["cancel_x"]);
+        assert!(o.operations["DELETE /x/{id}"].helper);
         assert_eq!(o.schemas["a__B"], "AB");
         let e = Overrides::parse("[operations.\"GET /x\"]\nkind = \"xml\"\n").unwrap_err();
         assert!(e.message.contains("unknown kind"));

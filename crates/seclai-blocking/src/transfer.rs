@@ -4,11 +4,9 @@
 use crate::Client;
 use crate::client::{classify, read_body};
 use seclai_core::download::{AtomicFile, Progress, content_length};
-use seclai_core::multipart::{MultipartBody, Upload};
-use seclai_core::render::prepare;
-use seclai_core::{
-    CallOptions, Error, Exchange, Result, StreamError, TransportError, TransportKind,
-};
+use seclai_core::multipart::{BodySource, Upload};
+use seclai_core::render::prepare_long;
+use seclai_core::{Error, Exchange, Result, StreamError, TransportError, TransportKind};
 use seclai_gen::{Operation, ops, types};
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -19,16 +17,9 @@ impl Client {
     /// size over 200 MiB is refused before sending; a path or bytes upload is
     /// retried like any request, a one-shot reader never.
     pub fn upload<O: Operation>(&self, op: O, upload: Upload) -> Result<O::Output> {
-        let first = upload.into_body("file")?;
-        let template = first.reopen();
-        let mut pending = Some(first);
-        let mut make = move || {
-            pending
-                .take()
-                .or_else(|| template.as_ref().and_then(MultipartBody::reopen))
-        };
-        let mut prepared = prepare(self.config(), &op, &CallOptions::default())?;
-        prepared.timeout = None;
+        let mut bodies = BodySource::new(upload)?;
+        let mut make = move || bodies.next_body();
+        let prepared = prepare_long(self.config(), &op, "application/json")?;
         let mut x = Exchange::new(self.config(), prepared);
         let mut resp = self.send_head_with(&mut x, None, Some(&mut make))?;
         let status = resp.status();
@@ -78,11 +69,7 @@ impl Client {
 
     /// Start any binary operation and return its streaming body.
     pub fn download<O: Operation>(&self, op: O) -> Result<Download> {
-        let mut prepared = prepare(self.config(), &op, &CallOptions::default())?;
-        prepared.timeout = None;
-        prepared
-            .headers
-            .insert(http::header::ACCEPT, http::HeaderValue::from_static("*/*"));
+        let prepared = prepare_long(self.config(), &op, "*/*")?;
         let mut x = Exchange::new(self.config(), prepared);
         let idle = self.config().read_timeout();
         let resp = self.send_head(&mut x, Some(idle))?;

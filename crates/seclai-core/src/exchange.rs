@@ -149,10 +149,7 @@ impl Exchange {
         body: &[u8],
     ) -> Result<Response<serde_json::Value>> {
         self.check_status(status, &headers, body)?;
-        let is_json = headers
-            .get(http::header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .is_some_and(|ct| ct.contains("json"));
+        let is_json = is_json_response(&headers);
         let value = if body.iter().all(u8::is_ascii_whitespace) {
             serde_json::Value::Null
         } else if is_json {
@@ -198,6 +195,14 @@ impl Exchange {
             headers,
         }
     }
+}
+
+/// Whether a response says its body is JSON (`application/json`, `+json`).
+pub fn is_json_response(headers: &HeaderMap) -> bool {
+    headers
+        .get(http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|ct| ct.contains("json"))
 }
 
 #[cfg(feature = "tracing")]

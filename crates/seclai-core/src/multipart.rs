@@ -736,6 +736,34 @@ fn failure(
     )
 }
 
+/// The bodies of one upload call, one per attempt: the first body, then
+/// fresh copies for retries when the upload is replayable (a path or
+/// bytes), none for a one-shot reader.
+#[derive(Debug)]
+pub struct BodySource {
+    pending: Option<MultipartBody>,
+    template: Option<MultipartBody>,
+}
+
+impl BodySource {
+    /// Check `upload` (size limit, file present) and encode it with its
+    /// file as the `file` part.
+    pub fn new(upload: Upload) -> Result<BodySource> {
+        let first = upload.into_body("file")?;
+        Ok(BodySource {
+            template: first.reopen(),
+            pending: Some(first),
+        })
+    }
+
+    /// The body for the next attempt, or `None` when it cannot be sent again.
+    pub fn next_body(&mut self) -> Option<MultipartBody> {
+        self.pending
+            .take()
+            .or_else(|| self.template.as_ref().and_then(MultipartBody::reopen))
+    }
+}
+
 /// Why a [`MultipartBody`] stopped producing bytes: carried inside the
 /// [`io::Error`] its `read` returns, so it survives the HTTP client's error
 /// wrapping. Find it with [`upload_error`].
@@ -788,6 +816,16 @@ pub fn upload_error(err: &(dyn std::error::Error + 'static)) -> Option<Error> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn body_sources_replay_only_replayable_uploads() {
+        let mut bytes = BodySource::new(Upload::bytes("a.txt", b"hi".to_vec())).unwrap();
+        assert!(bytes.next_body().is_some());
+        assert!(bytes.next_body().is_some(), "bytes can be sent again");
+        let mut once = BodySource::new(Upload::reader("r.bin", std::io::empty(), None)).unwrap();
+        assert!(once.next_body().is_some());
+        assert!(once.next_body().is_none(), "a one-shot reader cannot");
+    }
     use serde_json::json;
     use std::io::Write;
     use std::sync::atomic::{AtomicU64, Ordering};

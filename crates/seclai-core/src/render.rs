@@ -96,6 +96,22 @@ pub fn prepare<O: Operation>(
     )
 }
 
+/// Render a descriptor whose answer is read over a long time (event
+/// streams, downloads, uploads): no overall timeout (the transport applies
+/// an idle timeout instead) and the given `Accept`.
+pub fn prepare_long<O: Operation>(
+    config: &ClientConfig,
+    op: &O,
+    accept: &'static str,
+) -> Result<Prepared> {
+    let mut prepared = prepare(config, op, &CallOptions::default())?;
+    prepared.timeout = None;
+    prepared
+        .headers
+        .insert(ACCEPT, HeaderValue::from_static(accept));
+    Ok(prepared)
+}
+
 /// Render a request from parts (the `request()` escape hatch and helpers).
 pub fn prepare_raw(
     config: &ClientConfig,
@@ -220,6 +236,13 @@ mod tests {
             p.headers.get("x-api-key").is_none(),
             "credentials are added per attempt"
         );
+    }
+
+    #[test]
+    fn long_answers_have_no_overall_timeout() {
+        let p = prepare_long(&config(), &GetAgent::new("a"), "text/event-stream").unwrap();
+        assert_eq!(p.timeout, None);
+        assert_eq!(p.headers["accept"], "text/event-stream");
     }
 
     #[test]

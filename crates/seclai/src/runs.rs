@@ -5,13 +5,12 @@ use crate::client::{classify, read_body};
 use futures_core::Stream;
 use futures_util::StreamExt;
 use seclai_core::poll::PollPolicy;
-use seclai_core::render::prepare;
+use seclai_core::render::prepare_long;
 use seclai_core::wait::{
     Poller, StreamNext, StreamWaiter, WaitOptions, is_upload_terminal, run_verdict,
 };
 use seclai_core::{
-    CallOptions, Error, EventPump, Exchange, FinalRun, Result, RunEvent, RunEventDecoder,
-    StreamError,
+    Error, EventPump, Exchange, FinalRun, Result, RunEvent, RunEventDecoder, StreamError,
 };
 use seclai_gen::ops;
 use seclai_gen::types::{
@@ -104,20 +103,11 @@ impl Client {
         idle: Duration,
     ) -> Result<RunStream> {
         let op = ops::RunStreamingAgent::new(agent_id, body.clone());
-        let mut prepared = prepare(self.config(), &op, &CallOptions::default())?;
-        prepared.headers.insert(
-            http::header::ACCEPT,
-            http::HeaderValue::from_static("text/event-stream"),
-        );
-        prepared.timeout = None;
+        let prepared = prepare_long(self.config(), &op, "text/event-stream")?;
         let mut x = Exchange::new(self.config(), prepared);
         let resp = self.send_head(&mut x).await?;
         let mut pump = EventPump::new(RunEventDecoder::new());
-        let is_json = resp
-            .headers()
-            .get(http::header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .is_some_and(|ct| ct.contains("json"));
+        let is_json = seclai_core::exchange::is_json_response(resp.headers());
         let resp = if is_json {
             let status = resp.status();
             let body = read_body(resp, usize::MAX)

@@ -5,9 +5,9 @@ use crate::Client;
 use crate::client::{StreamBody, classify, read_body};
 use bytes::Bytes;
 use seclai_core::download::{AtomicFile, Progress, content_length};
-use seclai_core::multipart::{MultipartBody, Upload};
-use seclai_core::render::prepare;
-use seclai_core::{CallOptions, Error, Exchange, Result, StreamError, TransportError};
+use seclai_core::multipart::{BodySource, MultipartBody, Upload};
+use seclai_core::render::prepare_long;
+use seclai_core::{Error, Exchange, Result, StreamError, TransportError};
 use seclai_gen::{Operation, ops, types};
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
@@ -47,17 +47,9 @@ impl Client {
     /// size over 200 MiB is refused before sending; a path or bytes upload is
     /// retried like any request, a one-shot reader never.
     pub async fn upload<O: Operation>(&self, op: O, upload: Upload) -> Result<O::Output> {
-        let first = upload.into_body("file")?;
-        let template = first.reopen();
-        let mut pending = Some(first);
-        let mut make = move || {
-            pending
-                .take()
-                .or_else(|| template.as_ref().and_then(MultipartBody::reopen))
-                .map(stream_body)
-        };
-        let mut prepared = prepare(self.config(), &op, &CallOptions::default())?;
-        prepared.timeout = None;
+        let mut bodies = BodySource::new(upload)?;
+        let mut make = move || bodies.next_body().map(stream_body);
+        let prepared = prepare_long(self.config(), &op, "application/json")?;
         let mut x = Exchange::new(self.config(), prepared);
         let resp = self.send_head_with(&mut x, Some(&mut make)).await?;
         let status = resp.status();
@@ -112,11 +104,7 @@ impl Client {
 
     /// Start any binary operation and return its streaming body.
     pub async fn download<O: Operation>(&self, op: O) -> Result<Download> {
-        let mut prepared = prepare(self.config(), &op, &CallOptions::default())?;
-        prepared.timeout = None;
-        prepared
-            .headers
-            .insert(http::header::ACCEPT, http::HeaderValue::from_static("*/*"));
+        let prepared = prepare_long(self.config(), &op, "*/*")?;
         let mut x = Exchange::new(self.config(), prepared);
         let resp = self.send_head(&mut x).await?;
         let total = content_length(resp.headers());

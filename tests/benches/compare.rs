@@ -134,25 +134,31 @@ fn version() -> &'static str {
     seclai::DEFAULT_VERSION.unwrap_or("")
 }
 
-fn bench_gets(quick: bool) {
-    let (rounds, n) = if quick { (3, 20) } else { (7, 2000) };
-    let url = server(0);
+/// The four GET contenders against `url`: seclai, plain reqwest,
+/// seclai-blocking, plain ureq (same headers, same decode).
+fn get_contenders(url: &str, rt: &'static tokio::runtime::Runtime) -> [Box<dyn FnMut()>; 4] {
     let client = seclai::Client::builder()
         .ignore_env()
         .api_key("k")
-        .base_url(&url)
+        .base_url(url)
         .build()
         .unwrap();
     let http = reqwest::Client::new();
     let target = format!("{url}/agents/a1");
-    let (ours, base) = compare(
-        rounds,
-        n,
-        || {
-            rt().block_on(client.get_agent("a1").send()).unwrap();
-        },
-        || {
-            rt().block_on(async {
+    let target2 = target.clone();
+    let blocking = seclai_blocking::Client::builder()
+        .ignore_env()
+        .api_key("k")
+        .base_url(url)
+        .build()
+        .unwrap();
+    let agent: ureq::Agent = ureq::Agent::config_builder().build().into();
+    [
+        Box::new(move || {
+            rt.block_on(client.get_agent("a1").send()).unwrap();
+        }),
+        Box::new(move || {
+            rt.block_on(async {
                 let r = http
                     .get(&target)
                     .header("x-api-key", "k")
@@ -166,26 +172,13 @@ fn bench_gets(quick: bool) {
                 let _: seclai::types::AgentSummaryResponse =
                     serde_json::from_slice(&bytes).unwrap();
             });
-        },
-    );
-    row("async GET agent (seclai)", ours, base, "plain reqwest");
-
-    let client = seclai_blocking::Client::builder()
-        .ignore_env()
-        .api_key("k")
-        .base_url(&url)
-        .build()
-        .unwrap();
-    let agent: ureq::Agent = ureq::Agent::config_builder().build().into();
-    let (ours, base) = compare(
-        rounds,
-        n,
-        || {
-            client.get_agent("a1").send().unwrap();
-        },
-        || {
+        }),
+        Box::new(move || {
+            blocking.get_agent("a1").send().unwrap();
+        }),
+        Box::new(move || {
             let mut r = agent
-                .get(&target)
+                .get(&target2)
                 .header("x-api-key", "k")
                 .header("seclai-version", version())
                 .header("accept", "application/json")
@@ -194,19 +187,85 @@ fn bench_gets(quick: bool) {
                 .unwrap();
             let bytes = r.body_mut().read_to_vec().unwrap();
             let _: seclai::types::AgentSummaryResponse = serde_json::from_slice(&bytes).unwrap();
-        },
-    );
-    row(
-        "blocking GET agent (seclai-blocking)",
-        ours,
-        base,
-        "plain ureq",
-    );
+        }),
+    ]
+}
+
+fn bench_gets(quick: bool) {
+    let (rounds, n) = if quick { (3, 20) } else { (7, 2000) };
+    let url = server(0);
+    let [ours, base, blocking, ureq_base] = get_contenders(&url, rt());
+    let (a, b) = compare(rounds, n, ours, base);
+    row("async GET agent (seclai)", a, b, "plain reqwest");
+    let (a, b) = compare(rounds, n, blocking, ureq_base);
+    row("blocking GET agent (seclai-blocking)", a, b, "plain ureq");
     println!(
         "(server accepted {} connections for {} requests: keep-alive check)",
         connections(),
         4 * (rounds * n + 1)
     );
+}
+
+/// `--only K N`: run contender K (0 seclai, 1 reqwest, 2 seclai-blocking,
+/// 3 ureq) N times and nothing else, on a current-thread runtime so that the
+/// instruction count is repeatable.
+fn only(which: usize, n: usize) {
+    let url = server(0);
+    let rt = Box::leak(Box::new(
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap(),
+    ));
+    let mut contenders = get_contenders(&url, rt);
+    let f = &mut contenders[which];
+    for _ in 0..n {
+        f();
+    }
+}
+
+/// Instructions one GET costs, client and server together: the count of
+/// `--only K 1200` minus that of `--only K 200`, over 1000, under
+/// `valgrind --tool=callgrind` (repeatable where wall time is not). `None`
+/// when valgrind is not installed.
+fn instructions_per_get(which: usize) -> Option<f64> {
+    let exe = std::env::current_exe().ok()?;
+    let count = |n: usize| -> Option<f64> {
+        let out = std::process::Command::new("valgrind")
+            .args(["--tool=callgrind", "--callgrind-out-file=/dev/null"])
+            .arg(&exe)
+            .args(["--only", &which.to_string(), &n.to_string()])
+            .output()
+            .ok()?;
+        let err = String::from_utf8_lossy(&out.stderr);
+        let line = err.lines().find(|l| l.contains("Collected :"))?;
+        line.rsplit(' ').next()?.trim().parse().ok()
+    };
+    Some((count(1200)? - count(200)?) / 1000.0)
+}
+
+fn bench_instructions() {
+    let names = [
+        ("async GET agent, instructions (seclai)", "plain reqwest"),
+        (
+            "blocking GET agent, instructions (seclai-blocking)",
+            "plain ureq",
+        ),
+    ];
+    for (i, (name, baseline)) in names.iter().enumerate() {
+        let (Some(ours), Some(base)) =
+            (instructions_per_get(2 * i), instructions_per_get(2 * i + 1))
+        else {
+            println!("| {name} | (valgrind not installed: skipped) | | |");
+            return;
+        };
+        println!(
+            "| {name} | {:.1} k/req | {:.1} k/req ({baseline}) | {:.3}× |",
+            ours / 1e3,
+            base / 1e3,
+            ours / base
+        );
+    }
 }
 
 fn recorded_stream(target_bytes: usize) -> Vec<u8> {
@@ -378,9 +437,16 @@ fn main() {
         child(&args[i + 1], args[i + 2].parse().unwrap());
         return;
     }
+    if let Some(i) = args.iter().position(|a| a == "--only") {
+        only(args[i + 1].parse().unwrap(), args[i + 2].parse().unwrap());
+        return;
+    }
     let quick = args.iter().any(|a| a == "--quick");
     println!("| benchmark | ours | baseline | ratio |\n|---|---|---|---|");
     bench_gets(quick);
+    if !quick {
+        bench_instructions();
+    }
     bench_sse(quick);
     bench_memory(quick);
     if quick {

@@ -320,6 +320,40 @@ macro_rules! behaviour_suite {
         }
 
         #[test]
+        fn a_failed_tls_handshake_is_a_tls_error_and_is_not_retried() {
+            // A peer that answers the ClientHello with plain HTTP: the
+            // handshake fails the same way every time, so retrying is waste.
+            let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+            let url = format!("https://{}", listener.local_addr().unwrap());
+            let accepted = Arc::new(AtomicUsize::new(0));
+            let count = accepted.clone();
+            std::thread::spawn(move || {
+                for conn in listener.incoming().flatten() {
+                    count.fetch_add(1, Ordering::SeqCst);
+                    let mut conn = conn;
+                    let _ = std::io::Write::write_all(
+                        &mut conn,
+                        b"HTTP/1.1 400 Bad Request\r\ncontent-length: 0\r\n\r\n",
+                    );
+                }
+            });
+            let c = Client::builder()
+                .ignore_env()
+                .api_key("sk-test-123")
+                .base_url(url)
+                .retry_policy(fast_retries())
+                .build()
+                .unwrap();
+            let e = send!(c.get_unread_model_alert_count()).unwrap_err();
+            assert!(
+                matches!(e, Error::Transport(ref t) if t.kind == $krate::TransportKind::Tls),
+                "{e:?}"
+            );
+            assert_eq!(accepted.load(Ordering::SeqCst), 1, "no retry of a TLS failure");
+            assert!(!format!("{e} {e:?}").contains("sk-test-123"));
+        }
+
+        #[test]
         fn malformed_base_urls_are_config_errors() {
             for bad in ["", "not a url", "ftp://x", "http://"] {
                 let e = Client::builder().ignore_env().api_key("k").base_url(bad).build().unwrap_err();

@@ -221,7 +221,7 @@ impl Client {
         loop {
             let mut resp = self.send_head(&mut x, None)?;
             let status = resp.status();
-            let headers = resp.headers().clone();
+            let headers = std::mem::take(resp.headers_mut());
             match read_body(resp.body_mut(), u64::MAX) {
                 Ok(body) => return Ok((x, status, headers, body)),
                 Err(e) => std::thread::sleep(x.retry_on_error(e)?),
@@ -278,14 +278,16 @@ impl Client {
             let delay = match sent {
                 Ok(mut resp) => {
                     let status = resp.status();
-                    let headers = resp.headers().clone();
-                    match x.retry_on_status(status, &headers).filter(|_| replay_ok) {
+                    match x
+                        .retry_on_status(status, resp.headers())
+                        .filter(|_| replay_ok)
+                    {
                         Some(d) => d,
                         None if status.is_success() => return Ok(resp),
                         None => {
                             let body = read_body(resp.body_mut(), MAX_ERROR_BODY_READ as u64)
                                 .unwrap_or_default();
-                            return Err(x.api_error(status, &headers, &body));
+                            return Err(x.api_error(status, resp.headers(), &body));
                         }
                     }
                 }
@@ -387,7 +389,10 @@ pub(crate) fn read_body(
     body: &mut ureq::Body,
     limit: u64,
 ) -> std::result::Result<Bytes, TransportError> {
-    let mut buf = Vec::new();
+    // Sized from Content-Length when known (capped, so a lying header
+    // cannot make us reserve much), to spare the regrowth copies.
+    let hint = body.content_length().unwrap_or(0).min(1 << 20).min(limit) as usize;
+    let mut buf = Vec::with_capacity(hint);
     match body.as_reader().take(limit).read_to_end(&mut buf) {
         Ok(_) => Ok(Bytes::from(buf)),
         Err(e) => Err(classify(&ureq::Error::from(e)).with_maybe_sent(true)),

@@ -113,6 +113,9 @@ impl Credentials {
     }
 }
 
+/// [`ACCOUNT_HEADER`](crate::config::ACCOUNT_HEADER) parsed at compile time.
+const ACCOUNT: http::HeaderName = http::HeaderName::from_static(crate::config::ACCOUNT_HEADER);
+
 /// Add the credential headers: the API-key header, or `Authorization:
 /// Bearer` plus `X-Account-Id` when an account id is configured.
 pub fn apply(config: &ClientConfig, resolved: &Resolved, headers: &mut HeaderMap) -> Result<()> {
@@ -136,7 +139,7 @@ pub fn apply(config: &ClientConfig, resolved: &Resolved, headers: &mut HeaderMap
             v.set_sensitive(true);
             headers.insert(AUTHORIZATION, v);
             if let Some(id) = config.account_id() {
-                headers.insert(crate::config::ACCOUNT_HEADER, id.clone());
+                headers.insert(ACCOUNT, id.clone());
             }
         }
     }

@@ -72,10 +72,18 @@ impl Exchange {
         self.retries
     }
 
-    /// The request for the next attempt, with `resolved` credentials.
-    pub fn request(&self, resolved: &Resolved) -> Result<http::Request<Vec<u8>>> {
+    /// The headers of the next attempt: the rendered ones plus `resolved`
+    /// credentials. For transports that build their own request type from
+    /// [`prepared`](Self::prepared)'s method, URL and body.
+    pub fn headers(&self, resolved: &Resolved) -> Result<HeaderMap> {
         let mut headers = self.prepared.headers.clone();
         auth::apply(&self.config, resolved, &mut headers)?;
+        Ok(headers)
+    }
+
+    /// The request for the next attempt, with `resolved` credentials.
+    pub fn request(&self, resolved: &Resolved) -> Result<http::Request<Vec<u8>>> {
+        let headers = self.headers(resolved)?;
         let mut req = http::Request::builder()
             .method(self.prepared.method.clone())
             .uri(&self.prepared.url)

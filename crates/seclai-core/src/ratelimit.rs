@@ -3,7 +3,13 @@
 use std::time::{Duration, SystemTime};
 
 use http::HeaderMap;
-use http::header::{HeaderValue, RETRY_AFTER};
+use http::header::{HeaderName, HeaderValue, RETRY_AFTER};
+
+// Names parsed at compile time: a lookup by `&str` parses the name on every
+// call, which shows up in the per-request instruction count.
+const LIMIT: HeaderName = HeaderName::from_static("x-ratelimit-limit");
+const REMAINING: HeaderName = HeaderName::from_static("x-ratelimit-remaining");
+const RESET: HeaderName = HeaderName::from_static("x-ratelimit-reset");
 
 /// Rate-limit counters reported by the server on a response.
 ///
@@ -26,9 +32,9 @@ impl RateLimit {
     /// Returns `None` when none of the three headers carries a usable value.
     pub fn from_headers(headers: &HeaderMap) -> Option<RateLimit> {
         let rl = RateLimit {
-            limit: header_u64(headers, "x-ratelimit-limit"),
-            remaining: header_u64(headers, "x-ratelimit-remaining"),
-            reset: header_u64(headers, "x-ratelimit-reset"),
+            limit: header_u64(headers, &LIMIT),
+            remaining: header_u64(headers, &REMAINING),
+            reset: header_u64(headers, &RESET),
         };
         if rl == RateLimit::default() {
             None
@@ -40,7 +46,7 @@ impl RateLimit {
 
 /// Parses a header as a non-negative integer. A fractional value such as
 /// `"12.5"` is truncated; anything else yields `None`.
-fn header_u64(headers: &HeaderMap, name: &str) -> Option<u64> {
+fn header_u64(headers: &HeaderMap, name: &HeaderName) -> Option<u64> {
     let text = headers.get(name)?.to_str().ok()?.trim();
     if let Ok(n) = text.parse::<u64>() {
         return Some(n);
@@ -52,7 +58,11 @@ fn header_u64(headers: &HeaderMap, name: &str) -> Option<u64> {
 
 /// Header names that may carry the server-assigned request id, in order of
 /// preference.
-const REQUEST_ID_HEADERS: [&str; 3] = ["x-request-id", "request-id", "x-amzn-requestid"];
+const REQUEST_ID_HEADERS: [HeaderName; 3] = [
+    HeaderName::from_static("x-request-id"),
+    HeaderName::from_static("request-id"),
+    HeaderName::from_static("x-amzn-requestid"),
+];
 
 /// Returns the request id the server attached to a response, if any.
 ///
@@ -60,7 +70,7 @@ const REQUEST_ID_HEADERS: [&str; 3] = ["x-request-id", "request-id", "x-amzn-req
 /// Blank values are skipped; bytes that are not UTF-8 are replaced.
 pub fn request_id(headers: &HeaderMap) -> Option<String> {
     REQUEST_ID_HEADERS.iter().find_map(|name| {
-        let value = headers.get(*name)?;
+        let value = headers.get(name)?;
         let text = String::from_utf8_lossy(value.as_bytes());
         let text = text.trim();
         (!text.is_empty()).then(|| text.to_owned())

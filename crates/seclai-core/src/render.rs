@@ -6,9 +6,12 @@ use crate::config::{
 };
 use crate::error::{Error, Result};
 use http::header::{ACCEPT, CONTENT_TYPE, USER_AGENT};
-use http::{HeaderMap, HeaderValue, Method};
+use http::{HeaderMap, HeaderName, HeaderValue, Method};
 use seclai_gen::Operation;
 use std::time::Duration;
+
+/// [`VERSION_HEADER`] parsed once, at compile time.
+const VERSION: HeaderName = HeaderName::from_static(VERSION_HEADER);
 
 /// Options for one call; every call builder exposes them.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -145,15 +148,16 @@ pub fn prepare_raw(
     let version = match (&options.api_version, config.api_version()) {
         (Some(v), _) => {
             check_version(v, config.allow_unknown_versions()).map_err(Error::InvalidRequest)?;
-            Some(v.as_str())
+            Some(crate::config::header_value(v).map_err(Error::InvalidRequest)?)
         }
-        (None, ApiVersion::Pinned(v)) => Some(v.as_str()),
-        (None, ApiVersion::Default) => DEFAULT_VERSION,
+        (None, ApiVersion::Pinned(v)) => {
+            Some(crate::config::header_value(v).map_err(Error::InvalidRequest)?)
+        }
+        (None, ApiVersion::Default) => DEFAULT_VERSION.map(HeaderValue::from_static),
         (None, ApiVersion::Omit) => None,
     };
     if let Some(v) = version {
-        let v = crate::config::header_value(v).map_err(Error::InvalidRequest)?;
-        headers.insert(VERSION_HEADER, v);
+        headers.insert(VERSION, v);
     }
     for (name, value) in config.default_headers() {
         headers.insert(name.clone(), value.clone());

@@ -240,9 +240,9 @@ impl Client {
     ) -> Result<(Exchange, http::StatusCode, http::HeaderMap, Bytes)> {
         let mut x = Exchange::new(&self.inner.config, prepared);
         loop {
-            let resp = self.send_head(&mut x).await?;
+            let mut resp = self.send_head(&mut x).await?;
             let status = resp.status();
-            let headers = resp.headers().clone();
+            let headers = std::mem::take(resp.headers_mut());
             // With an overall timeout reqwest bounds the body read already;
             // without one, the read timeout bounds it here.
             let read = match x.prepared().timeout {
@@ -282,12 +282,23 @@ impl Client {
         mut body: Option<&mut (dyn FnMut() -> Option<StreamBody> + Send)>,
     ) -> Result<reqwest::Response> {
         let mut replay_ok = true;
+        // Parsed once per call; going through `http::Request` would parse
+        // the URL twice per attempt (as a `Uri`, then again as a `Url`).
+        let url = reqwest::Url::parse(&x.prepared().url)
+            .map_err(|e| Error::InvalidRequest(format!("cannot build the request: {e}")))?;
         loop {
             let resolved = self.resolve().await?;
-            let req = x.request(&resolved)?;
-            let mut req = reqwest::Request::try_from(req)
-                .map_err(|e| Error::InvalidRequest(format!("cannot build the request: {e}")))?;
-            *req.timeout_mut() = x.prepared().timeout;
+            let prepared = x.prepared();
+            let mut req = reqwest::Request::new(prepared.method.clone(), url.clone());
+            *req.headers_mut() = x.headers(&resolved)?;
+            *req.timeout_mut() = prepared.timeout;
+            if let Some(b) = &prepared.body {
+                *req.body_mut() = Some(b.clone().into());
+            } else if has_body(&prepared.method) {
+                // As the blocking client: methods that carry a body get one,
+                // even when empty (`Content-Length: 0`).
+                *req.body_mut() = Some(Vec::new().into());
+            }
             if let Some(make) = body.as_mut() {
                 let Some(b) = make() else {
                     return Err(Error::InvalidRequest(
@@ -305,11 +316,14 @@ impl Client {
             let delay = match self.inner.http.execute(req).await {
                 Ok(resp) => {
                     let status = resp.status();
-                    let headers = resp.headers().clone();
-                    match x.retry_on_status(status, &headers).filter(|_| replay_ok) {
+                    match x
+                        .retry_on_status(status, resp.headers())
+                        .filter(|_| replay_ok)
+                    {
                         Some(d) => d,
                         None if status.is_success() => return Ok(resp),
                         None => {
+                            let headers = resp.headers().clone();
                             let body = read_body(resp, MAX_ERROR_BODY_READ)
                                 .await
                                 .unwrap_or_default();
@@ -333,6 +347,13 @@ impl Client {
     }
 }
 
+fn has_body(method: &http::Method) -> bool {
+    matches!(
+        *method,
+        http::Method::POST | http::Method::PUT | http::Method::PATCH
+    )
+}
+
 /// A streamed request body for one attempt.
 pub(crate) struct StreamBody {
     pub(crate) body: reqwest::Body,
@@ -342,29 +363,49 @@ pub(crate) struct StreamBody {
 }
 
 /// Read a body, keeping at most `limit` bytes (error bodies are bounded).
+/// A body that arrives in one chunk (the common case for JSON answers) is
+/// returned as that chunk, without a copy.
 pub(crate) async fn read_body(
     mut resp: reqwest::Response,
     limit: usize,
 ) -> std::result::Result<Bytes, TransportError> {
-    let mut buf = bytes::BytesMut::new();
-    loop {
+    // Sized from Content-Length when known (capped, so a lying header
+    // cannot make us reserve much).
+    let hint = resp.content_length().unwrap_or(0).min(1 << 20) as usize;
+    let mut first: Option<Bytes> = None;
+    let mut joined = bytes::BytesMut::new();
+    let mut len = 0usize;
+    while len < limit {
         match resp.chunk().await {
-            Ok(Some(chunk)) => {
-                let room = limit.saturating_sub(buf.len());
-                buf.extend_from_slice(&chunk[..chunk.len().min(room)]);
-                if buf.len() >= limit {
-                    return Ok(buf.freeze());
+            Ok(Some(mut chunk)) => {
+                chunk.truncate(limit - len);
+                len += chunk.len();
+                match first.take() {
+                    None if joined.is_empty() => first = Some(chunk),
+                    earlier => {
+                        if let Some(earlier) = earlier {
+                            joined.reserve(hint.min(limit));
+                            joined.extend_from_slice(&earlier);
+                        }
+                        joined.extend_from_slice(&chunk);
+                    }
                 }
             }
-            Ok(None) => return Ok(buf.freeze()),
+            Ok(None) => break,
             Err(e) => return Err(classify(&e).with_maybe_sent(true)),
         }
     }
+    Ok(first.unwrap_or_else(|| joined.freeze()))
 }
 
 /// Map a reqwest error onto the core's transport error.
 pub(crate) fn classify(e: &reqwest::Error) -> TransportError {
-    let (kind, maybe_sent) = if e.is_connect() {
+    let (kind, maybe_sent) = if is_tls_failure(e) {
+        // A failed handshake (bad certificate, a peer that does not speak
+        // TLS) fails the same way on every attempt: not worth a retry, and
+        // the same kind the blocking client reports.
+        (TransportKind::Tls, true)
+    } else if e.is_connect() {
         (TransportKind::Connect, false)
     } else if e.is_timeout() {
         (TransportKind::Timeout, true)
@@ -381,4 +422,34 @@ pub(crate) fn classify(e: &reqwest::Error) -> TransportError {
         src = s.source();
     }
     TransportError::new(kind, message).with_maybe_sent(maybe_sent)
+}
+
+/// Whether a TLS library's error is somewhere in the chain. An `io::Error`
+/// is stepped into through `get_ref()`: its `source()` skips the error it
+/// wraps (hyper-rustls nests the rustls error two `io::Error`s deep).
+fn is_tls_failure(e: &reqwest::Error) -> bool {
+    let mut next: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(err) = next {
+        if is_tls_error(err) {
+            return true;
+        }
+        next = match err.downcast_ref::<std::io::Error>() {
+            Some(io) => io.get_ref().map(|inner| inner as _),
+            None => err.source(),
+        };
+    }
+    false
+}
+
+fn is_tls_error(err: &(dyn std::error::Error + 'static)) -> bool {
+    #[cfg(feature = "rustls")]
+    if err.is::<rustls::Error>() {
+        return true;
+    }
+    #[cfg(feature = "native-tls")]
+    if err.is::<native_tls::Error>() {
+        return true;
+    }
+    let _ = err;
+    false
 }

@@ -276,7 +276,7 @@ fn recorded_stream(target_bytes: usize) -> Vec<u8> {
         s.push_str(&format!(
             "event: stream_token\ndata: {{\"run_id\":\"r1\",\"token\":\"tok{i} \"}}\n\n"
         ));
-        if i % 50 == 0 {
+        if i.is_multiple_of(50) {
             s.push_str(": keepalive\n\n");
         }
         i += 1;

@@ -8,6 +8,7 @@ pub mod emit;
 pub mod error;
 pub mod listing;
 pub mod model;
+pub mod msrv;
 pub mod normalize;
 pub mod overrides;
 pub mod spec;

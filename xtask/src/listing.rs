@@ -179,16 +179,16 @@ fn sample_schema(doc: &Value, s: &Value, name: &str, depth: usize) -> Value {
         let n = r.rsplit('/').next().unwrap_or_default();
         return sample_for_type(doc, &format!("types::{n}"), name, depth + 1);
     }
-    if let Some(Value::Array(all)) = o.get("allOf") {
-        if let Some(first) = all.first() {
-            return sample_schema(doc, first, name, depth + 1);
-        }
+    if let Some(Value::Array(all)) = o.get("allOf")
+        && let Some(first) = all.first()
+    {
+        return sample_schema(doc, first, name, depth + 1);
     }
     for key in ["anyOf", "oneOf"] {
-        if let Some(Value::Array(v)) = o.get(key) {
-            if let Some(first) = v.first() {
-                return sample_schema(doc, first, name, depth + 1);
-            }
+        if let Some(Value::Array(v)) = o.get(key)
+            && let Some(first) = v.first()
+        {
+            return sample_schema(doc, first, name, depth + 1);
         }
     }
     if let Some(Value::Array(vals)) = o.get("enum") {

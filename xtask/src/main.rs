@@ -10,7 +10,9 @@ const USAGE: &str = "usage:
   cargo xtask ops [--spec PATH]
       print one line per operation: name METHOD /path [aliases]
   cargo xtask bench [--quick]
-      run every benchmark (release build) and print one table of ratios and memory figures";
+      run every benchmark (release build) and print one table of ratios and memory figures
+  cargo xtask msrv
+      check that no workspace member depends on a crate needing a newer Rust than it declares";
 
 fn workspace_root() -> PathBuf {
     let here = Path::new(env!("CARGO_MANIFEST_DIR"));
@@ -22,6 +24,9 @@ fn main() -> ExitCode {
     let root = workspace_root();
     if args.first().map(String::as_str) == Some("bench") {
         return bench(&root, args.iter().any(|a| a == "--quick"));
+    }
+    if args.first().map(String::as_str) == Some("msrv") {
+        return msrv(&root);
     }
     let mut spec = root.join("openapi/seclai.openapi.json");
     let mut out = root.join("crates/seclai-gen/src/generated");
@@ -122,6 +127,53 @@ fn bench(root: &Path, quick: bool) -> ExitCode {
         Ok(_) => ExitCode::FAILURE,
         Err(e) => {
             eprintln!("cannot run cargo bench: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn msrv(root: &Path) -> ExitCode {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let out = match std::process::Command::new(cargo)
+        .current_dir(root)
+        .args(["metadata", "--format-version", "1", "--locked"])
+        .output()
+    {
+        Ok(o) if o.status.success() => o.stdout,
+        Ok(o) => {
+            eprintln!(
+                "cargo metadata failed: {}",
+                String::from_utf8_lossy(&o.stderr)
+            );
+            return ExitCode::FAILURE;
+        }
+        Err(e) => {
+            eprintln!("cannot run cargo metadata: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let metadata = match serde_json::from_slice(&out) {
+        Ok(m) => m,
+        Err(e) => {
+            eprintln!("cargo metadata printed something that is not JSON: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match xtask::msrv::check(&metadata) {
+        Ok((checked, violations)) if violations.is_empty() => {
+            for (name, version) in checked {
+                eprintln!("{name}: rust-version {version}, no dependency needs more");
+            }
+            ExitCode::SUCCESS
+        }
+        Ok((_, violations)) => {
+            for v in violations {
+                eprintln!("{v}");
+            }
+            ExitCode::FAILURE
+        }
+        Err(e) => {
+            eprintln!("{e}");
             ExitCode::FAILURE
         }
     }

@@ -338,10 +338,10 @@ pub fn strip_fastapi_suffix(operation_id: &str, method: &str, path: &str) -> Str
     };
     for prefix in ["/api", ""] {
         let suffix = format!("{}_{}", slug(&format!("{prefix}{path}")), method);
-        if let Some(stem) = operation_id.strip_suffix(&suffix) {
-            if !stem.is_empty() {
-                return stem.to_string();
-            }
+        if let Some(stem) = operation_id.strip_suffix(&suffix)
+            && !stem.is_empty()
+        {
+            return stem.to_string();
         }
     }
     operation_id.to_string()
@@ -419,12 +419,11 @@ pub fn apply_schema_renames(doc: &mut Value, renames: &BTreeMap<String, String>)
             Value::Object(obj) => {
                 for (k, child) in obj.iter_mut() {
                     if k == "$ref" {
-                        if let Value::String(r) = child {
-                            if let Some(old) = r.strip_prefix("#/components/schemas/") {
-                                if let Some(new) = renames.get(old) {
-                                    *r = format!("#/components/schemas/{new}");
-                                }
-                            }
+                        if let Value::String(r) = child
+                            && let Some(old) = r.strip_prefix("#/components/schemas/")
+                            && let Some(new) = renames.get(old)
+                        {
+                            *r = format!("#/components/schemas/{new}");
                         }
                     } else {
                         rewrite(child, renames);

@@ -50,18 +50,16 @@ impl Overrides {
         let o: Overrides = toml::from_str(text)
             .map_err(|e| GenError::at("", format!("invalid override table: {e}")))?;
         for (key, entry) in &o.operations {
-            if let Some(kind) = &entry.kind {
-                if !matches!(
+            if let Some(kind) = &entry.kind
+                && !matches!(
                     kind.as_str(),
                     "json" | "multipart" | "event-stream" | "binary"
-                ) {
-                    return Err(GenError::at(
-                        format!("/operations/{key}/kind"),
-                        format!(
-                            "unknown kind {kind:?}; use json, multipart, event-stream or binary"
-                        ),
-                    ));
-                }
+                )
+            {
+                return Err(GenError::at(
+                    format!("/operations/{key}/kind"),
+                    format!("unknown kind {kind:?}; use json, multipart, event-stream or binary"),
+                ));
             }
         }
         Ok(o)

@@ -287,13 +287,12 @@ impl SseScript {
     /// Renders each kept segment to bytes (the BOM is attached to the first).
     fn render(&self) -> Vec<Vec<u8>> {
         let mut segments: &[Segment] = &self.segments;
-        if self.cut_before_done {
-            if let Some(i) = segments
+        if self.cut_before_done
+            && let Some(i) = segments
                 .iter()
                 .position(|s| s.event.as_deref() == Some("done"))
-            {
-                segments = &segments[..i];
-            }
+        {
+            segments = &segments[..i];
         }
         let ending = self.line_ending.as_bytes();
         let last = segments.len().saturating_sub(1);

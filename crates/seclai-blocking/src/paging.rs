@@ -3,9 +3,8 @@
 
 use crate::{Call, Client};
 use seclai_core::Result;
-use seclai_core::paging::{PageData, Pager, read_page};
-use seclai_core::render::prepare;
-use seclai_gen::{Paginated, Pagination};
+use seclai_core::paging::{PageData, Pager, prepare_page};
+use seclai_gen::Paginated;
 use serde::de::DeserializeOwned;
 use std::collections::VecDeque;
 
@@ -79,14 +78,9 @@ impl<O: Paginated> Call<O> {
         items(
             pager,
             Box::new(move |pos| {
-                let mut op = op.clone();
-                if O::PAGINATION != Pagination::None {
-                    op.set_position(pos);
-                }
-                let prepared = prepare(client.config(), &op, &options)?;
+                let prepared = prepare_page(client.config(), &op, &options, pos)?;
                 let (x, status, headers, body) = client.execute(prepared)?;
-                x.check_status(status, &headers, &body)?;
-                read_page(status, &body, O::ITEMS_KEY)
+                x.finish_page(status, &headers, &body, O::ITEMS_KEY)
             }),
         )
     }
@@ -122,8 +116,7 @@ impl RawPaginator {
             Box::new(move |pos| {
                 let prepared = pages.prepare(client.config(), pos)?;
                 let (x, status, headers, body) = client.execute(prepared)?;
-                x.check_status(status, &headers, &body)?;
-                read_page(status, &body, &pages.items_key)
+                x.finish_page(status, &headers, &body, &pages.items_key)
             }),
         )
     }

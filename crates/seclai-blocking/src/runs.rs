@@ -4,9 +4,7 @@ use crate::Client;
 use crate::client::{classify, read_body};
 use seclai_core::poll::PollPolicy;
 use seclai_core::render::prepare_long;
-use seclai_core::wait::{
-    Poller, StreamNext, StreamWaiter, WaitOptions, is_upload_terminal, run_verdict,
-};
+use seclai_core::wait::{Poller, StreamNext, StreamWaiter, WaitOptions, Watched};
 use seclai_core::{
     Error, EventPump, Exchange, FinalRun, Result, RunEvent, RunEventDecoder, StreamError,
 };
@@ -215,10 +213,10 @@ impl Client {
         policy: &PollPolicy,
     ) -> Result<AgentRunResponse> {
         let run = self.run_agent(agent_id, body).send()?;
-        match run_verdict(&run) {
-            Some(v) => v.map(|()| run),
-            None => self.wait_for_run(run.run_id, policy),
+        if run.is_terminal() {
+            return run.into_verdict();
         }
+        self.wait_for_run(run.run_id, policy)
     }
 
     /// Poll `GET /agents/runs/{run_id}` until the run is terminal or the
@@ -229,19 +227,9 @@ impl Client {
         policy: &PollPolicy,
     ) -> Result<AgentRunResponse> {
         let run_id = run_id.into();
-        let mut poller = Poller::new(run_id.clone(), policy);
-        loop {
-            std::thread::sleep(poller.next_delay()?);
-            match self.get_agent_run(run_id.clone()).send() {
-                Ok(run) => {
-                    poller.observe(run.status.as_str());
-                    if let Some(v) = run_verdict(&run) {
-                        return v.map(|()| run);
-                    }
-                }
-                Err(e) => poller.on_error(e)?,
-            }
-        }
+        poll_until(run_id.clone(), policy, || {
+            self.get_agent_run(run_id.clone()).send()
+        })
     }
 
     /// Poll an agent input upload until it is `ready` (returned) or `failed`
@@ -253,21 +241,25 @@ impl Client {
         policy: &PollPolicy,
     ) -> Result<UploadAgentInputApiResponse> {
         let (agent_id, upload_id) = (agent_id.into(), upload_id.into());
-        let mut poller = Poller::new(upload_id.clone(), policy);
-        loop {
-            std::thread::sleep(poller.next_delay()?);
-            match self
-                .get_agent_input_upload_status(agent_id.clone(), upload_id.clone())
+        poll_until(upload_id.clone(), policy, || {
+            self.get_agent_input_upload_status(agent_id.clone(), upload_id.clone())
                 .send()
-            {
-                Ok(up) => {
-                    poller.observe(&up.status);
-                    if is_upload_terminal(&up.status) {
-                        return seclai_core::wait::upload_verdict(up);
-                    }
-                }
-                Err(e) => poller.on_error(e)?,
-            }
+        })
+    }
+}
+
+/// Check with `check` on the core's schedule until [`Poller::step`] says
+/// the wait is over.
+fn poll_until<T: Watched>(
+    id: String,
+    policy: &PollPolicy,
+    mut check: impl FnMut() -> Result<T>,
+) -> Result<T> {
+    let mut poller = Poller::new(id, policy);
+    loop {
+        std::thread::sleep(poller.next_delay()?);
+        if let Some(done) = poller.step(check())? {
+            return Ok(done);
         }
     }
 }

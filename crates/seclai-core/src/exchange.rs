@@ -148,6 +148,20 @@ impl Exchange {
         Ok(self.response(value, status, headers))
     }
 
+    /// Like [`finish`](Self::finish) for one page of a list: the items
+    /// under `items_key` (or `data`/`items`) and what the envelope says
+    /// about paging.
+    pub fn finish_page<T: DeserializeOwned>(
+        &self,
+        status: StatusCode,
+        headers: &HeaderMap,
+        body: &[u8],
+        items_key: &str,
+    ) -> Result<crate::paging::PageData<T>> {
+        self.check_status(status, headers, body)?;
+        crate::paging::read_page(status, body, items_key)
+    }
+
     /// Like [`finish`](Self::finish) for the untyped `request()` call: JSON
     /// becomes a value, other text a JSON string, an empty body `null`.
     pub fn finish_raw(

@@ -54,6 +54,23 @@ use serde_json::{Map, Value};
 use crate::error::{DecodeError, Error, Result, decode_json};
 use seclai_gen::{Paginated, Pagination};
 
+/// Render the request for the page at `position` (a page number or an
+/// offset, from [`Pager::next_position`]): `op` with its position set, or
+/// as it is when the list is not paged.
+pub fn prepare_page<O: Paginated>(
+    config: &crate::config::ClientConfig,
+    op: &O,
+    options: &crate::render::CallOptions,
+    position: i64,
+) -> Result<crate::render::Prepared> {
+    if O::PAGINATION == Pagination::None {
+        return crate::render::prepare(config, op, options);
+    }
+    let mut op = op.clone();
+    op.set_position(position);
+    crate::render::prepare(config, &op, options)
+}
+
 /// Most pages one [`Pager`] fetches, whatever the server says.
 pub const MAX_PAGES: u32 = 10_000;
 

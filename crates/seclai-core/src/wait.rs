@@ -154,6 +154,63 @@ impl Poller {
     pub fn on_error(&mut self, e: Error) -> Result<()> {
         if e.is_retryable() { Ok(()) } else { Err(e) }
     }
+
+    /// Take one check's answer: `Ok(Some(value))` when it is terminal and
+    /// successful, `Ok(None)` to check again after
+    /// [`next_delay`](Self::next_delay), `Err` when it failed for good (a
+    /// terminal failure or an error no retry can fix).
+    pub fn step<T: Watched>(&mut self, answer: Result<T>) -> Result<Option<T>> {
+        match answer {
+            Ok(value) => {
+                self.observe(value.status());
+                if value.is_terminal() {
+                    value.into_verdict().map(Some)
+                } else {
+                    Ok(None)
+                }
+            }
+            Err(e) => self.on_error(e).map(|()| None),
+        }
+    }
+}
+
+/// Something a wait polls until it reaches a terminal state: a run, an
+/// agent input upload.
+pub trait Watched: Sized {
+    /// The status as the server reported it.
+    fn status(&self) -> &str;
+    /// Whether the status ends the wait.
+    fn is_terminal(&self) -> bool;
+    /// A terminal value as the wait's result: itself on success, else the
+    /// error naming it.
+    fn into_verdict(self) -> Result<Self>;
+}
+
+impl Watched for AgentRunResponse {
+    fn status(&self) -> &str {
+        self.status.as_str()
+    }
+    fn is_terminal(&self) -> bool {
+        is_terminal_status(self.status.as_str())
+    }
+    fn into_verdict(self) -> Result<Self> {
+        match run_verdict(&self) {
+            Some(Err(e)) => Err(e),
+            _ => Ok(self),
+        }
+    }
+}
+
+impl Watched for seclai_gen::types::UploadAgentInputApiResponse {
+    fn status(&self) -> &str {
+        &self.status
+    }
+    fn is_terminal(&self) -> bool {
+        is_upload_terminal(&self.status)
+    }
+    fn into_verdict(self) -> Result<Self> {
+        upload_verdict(self)
+    }
 }
 
 /// Upload processing states that end a wait (`ready` and `failed`).
@@ -219,6 +276,40 @@ mod tests {
             )
             .unwrap(),
         )
+    }
+
+    #[test]
+    fn poller_step_waits_on_progress_and_transient_errors_and_ends_on_a_verdict() {
+        let mut p = Poller::new("r1", &PollPolicy::default());
+        assert!(matches!(p.step(Ok(*run("running"))), Ok(None)));
+        let transient = Error::Transport(crate::TransportError::new(
+            crate::TransportKind::Io,
+            "reset",
+        ));
+        assert!(matches!(
+            p.step::<AgentRunResponse>(Err(transient)),
+            Ok(None)
+        ));
+        let done = p.step(Ok(*run("completed"))).unwrap().unwrap();
+        assert_eq!(done.run_id, "r1");
+        let e = p.step(Ok(*run("cancelled"))).unwrap_err();
+        assert!(
+            matches!(e, Error::Stream(StreamError::RunFailed { ref status, .. }) if status == "cancelled")
+        );
+        let fatal = Error::Config("no".into());
+        assert!(p.step::<AgentRunResponse>(Err(fatal)).is_err());
+        // The last status seen is what a deadline error reports.
+        assert_eq!(p.last_status.as_deref(), Some("cancelled"));
+
+        let upload = |status: &str| -> seclai_gen::types::UploadAgentInputApiResponse {
+            serde_json::from_value(serde_json::json!({"id":"u1","status":status,
+                "filename":"f","content_type":"text/plain","file_size":1}))
+            .unwrap()
+        };
+        let mut p = Poller::new("u1", &PollPolicy::default());
+        assert!(matches!(p.step(Ok(upload("processing"))), Ok(None)));
+        assert_eq!(p.step(Ok(upload("ready"))).unwrap().unwrap().id, "u1");
+        assert!(p.step(Ok(upload("failed"))).is_err());
     }
 
     #[test]

@@ -4,9 +4,8 @@
 use crate::{Call, Client};
 use futures_core::Stream;
 use seclai_core::Result;
-use seclai_core::paging::{Pager, read_page};
-use seclai_core::render::prepare;
-use seclai_gen::{Paginated, Pagination};
+use seclai_core::paging::{Pager, prepare_page};
+use seclai_gen::Paginated;
 use serde::de::DeserializeOwned;
 use std::collections::VecDeque;
 use std::pin::Pin;
@@ -62,15 +61,11 @@ impl<O: Paginated> Call<O> {
         items(
             pager,
             Box::new(move |pos| {
-                let (client, mut op, options) = (client.clone(), op.clone(), options.clone());
+                let prepared = prepare_page(client.config(), &op, &options, pos);
+                let client = client.clone();
                 Box::pin(async move {
-                    if O::PAGINATION != Pagination::None {
-                        op.set_position(pos);
-                    }
-                    let prepared = prepare(client.config(), &op, &options)?;
-                    let (x, status, headers, body) = client.execute(prepared).await?;
-                    x.check_status(status, &headers, &body)?;
-                    read_page(status, &body, O::ITEMS_KEY)
+                    let (x, status, headers, body) = client.execute(prepared?).await?;
+                    x.finish_page(status, &headers, &body, O::ITEMS_KEY)
                 })
             }),
         )
@@ -106,12 +101,11 @@ impl RawPaginator {
         items(
             pager,
             Box::new(move |pos| {
-                let (client, pages) = (client.clone(), pages.clone());
+                let prepared = pages.prepare(client.config(), pos);
+                let (client, key) = (client.clone(), pages.items_key.clone());
                 Box::pin(async move {
-                    let prepared = pages.prepare(client.config(), pos)?;
-                    let (x, status, headers, body) = client.execute(prepared).await?;
-                    x.check_status(status, &headers, &body)?;
-                    read_page(status, &body, &pages.items_key)
+                    let (x, status, headers, body) = client.execute(prepared?).await?;
+                    x.finish_page(status, &headers, &body, &key)
                 })
             }),
         )

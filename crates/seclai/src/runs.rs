@@ -6,9 +6,7 @@ use futures_core::Stream;
 use futures_util::StreamExt;
 use seclai_core::poll::PollPolicy;
 use seclai_core::render::prepare_long;
-use seclai_core::wait::{
-    Poller, StreamNext, StreamWaiter, WaitOptions, is_upload_terminal, run_verdict,
-};
+use seclai_core::wait::{Poller, StreamNext, StreamWaiter, WaitOptions, Watched};
 use seclai_core::{
     Error, EventPump, Exchange, FinalRun, Result, RunEvent, RunEventDecoder, StreamError,
 };
@@ -16,6 +14,7 @@ use seclai_gen::ops;
 use seclai_gen::types::{
     AgentRunRequest, AgentRunResponse, AgentRunStreamRequest, UploadAgentInputApiResponse,
 };
+use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
@@ -224,10 +223,10 @@ impl Client {
         policy: &PollPolicy,
     ) -> Result<AgentRunResponse> {
         let run = self.run_agent(agent_id, body).send().await?;
-        match run_verdict(&run) {
-            Some(v) => v.map(|()| run),
-            None => self.wait_for_run(run.run_id, policy).await,
+        if run.is_terminal() {
+            return run.into_verdict();
         }
+        self.wait_for_run(run.run_id, policy).await
     }
 
     /// Poll `GET /agents/runs/{run_id}` until the run is terminal or the
@@ -238,19 +237,10 @@ impl Client {
         policy: &PollPolicy,
     ) -> Result<AgentRunResponse> {
         let run_id = run_id.into();
-        let mut poller = Poller::new(run_id.clone(), policy);
-        loop {
-            tokio::time::sleep(poller.next_delay()?).await;
-            match self.get_agent_run(run_id.clone()).send().await {
-                Ok(run) => {
-                    poller.observe(run.status.as_str());
-                    if let Some(v) = run_verdict(&run) {
-                        return v.map(|()| run);
-                    }
-                }
-                Err(e) => poller.on_error(e)?,
-            }
-        }
+        poll_until(run_id.clone(), policy, || {
+            self.get_agent_run(run_id.clone()).send()
+        })
+        .await
     }
 
     /// Poll an agent input upload until it is `ready` (returned) or `failed`
@@ -262,22 +252,26 @@ impl Client {
         policy: &PollPolicy,
     ) -> Result<UploadAgentInputApiResponse> {
         let (agent_id, upload_id) = (agent_id.into(), upload_id.into());
-        let mut poller = Poller::new(upload_id.clone(), policy);
-        loop {
-            tokio::time::sleep(poller.next_delay()?).await;
-            match self
-                .get_agent_input_upload_status(agent_id.clone(), upload_id.clone())
+        poll_until(upload_id.clone(), policy, || {
+            self.get_agent_input_upload_status(agent_id.clone(), upload_id.clone())
                 .send()
-                .await
-            {
-                Ok(up) => {
-                    poller.observe(&up.status);
-                    if is_upload_terminal(&up.status) {
-                        return seclai_core::wait::upload_verdict(up);
-                    }
-                }
-                Err(e) => poller.on_error(e)?,
-            }
+        })
+        .await
+    }
+}
+
+/// Check with `check` on the core's schedule until [`Poller::step`] says
+/// the wait is over.
+async fn poll_until<T: Watched, F: Future<Output = Result<T>>>(
+    id: String,
+    policy: &PollPolicy,
+    mut check: impl FnMut() -> F,
+) -> Result<T> {
+    let mut poller = Poller::new(id, policy);
+    loop {
+        tokio::time::sleep(poller.next_delay()?).await;
+        if let Some(done) = poller.step(check().await)? {
+            return Ok(done);
         }
     }
 }

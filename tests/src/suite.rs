@@ -229,6 +229,54 @@ macro_rules! behaviour_suite {
         }
 
         #[test]
+        fn retry_rules_by_status_and_method() {
+            // 429 + Retry-After: the wait is honoured, for a POST too (the
+            // request was turned away unprocessed).
+            let server = RawServer::start(vec![Script::response(429, &[("retry-after", "1")], ""), ok_json(UNREAD)]);
+            let started = std::time::Instant::now();
+            let v = send!(client(&server).request(http::Method::POST, "/x").json(&serde_json::json!({}))).unwrap();
+            assert_eq!(v["count"], 3);
+            assert!(started.elapsed() >= Duration::from_millis(950), "{:?}", started.elapsed());
+            assert_eq!(server.hits(), 2);
+
+            // 503: a GET is retried; a POST is not (it may have been processed)...
+            let server = RawServer::start(vec![Script::json(503, "{}"), ok_json(UNREAD)]);
+            assert_eq!(send!(client(&server).get_unread_model_alert_count()).unwrap().count, 3);
+            assert_eq!(server.hits(), 2);
+            let server = RawServer::start(vec![Script::json(503, "{}"), ok_json(UNREAD)]);
+            let e = send!(client(&server).request(http::Method::POST, "/x")).unwrap_err();
+            assert_eq!(e.status(), Some(http::StatusCode::SERVICE_UNAVAILABLE));
+            assert_eq!(server.hits(), 1);
+            // ...unless the caller opts in.
+            let server = RawServer::start(vec![Script::json(503, "{}"), ok_json(UNREAD)]);
+            let c = builder(&server).api_key("k").retry_non_idempotent(true).build().unwrap();
+            send!(c.request(http::Method::POST, "/x")).unwrap();
+            assert_eq!(server.hits(), 2);
+
+            // A POST whose answer is cut mid-body is not sent again.
+            let server = RawServer::start(vec![Script::partial_body(200, 100, r#"{"count""#), ok_json(UNREAD)]);
+            let e = send!(client(&server).request(http::Method::POST, "/x")).unwrap_err();
+            assert!(matches!(e, Error::Transport(_)), "{e:?}");
+            assert_eq!(server.hits(), 1);
+        }
+
+        #[test]
+        fn timeouts_are_typed_and_retried_for_idempotent_methods_only() {
+            let server = RawServer::start(vec![Script::hang()]);
+            let c = client(&server);
+            let started = std::time::Instant::now();
+            let e = send!(c.get_unread_model_alert_count().timeout(Duration::from_millis(200)).max_retries(1)).unwrap_err();
+            assert!(matches!(e, Error::Transport(ref t) if t.kind == $krate::TransportKind::Timeout), "{e:?}");
+            assert_eq!(server.hits(), 2, "the GET was tried twice");
+            assert!(started.elapsed() < Duration::from_secs(5));
+
+            let server = RawServer::start(vec![Script::hang()]);
+            let e = send!(client(&server).request(http::Method::POST, "/x").timeout(Duration::from_millis(200)).max_retries(1)).unwrap_err();
+            assert!(matches!(e, Error::Transport(ref t) if t.kind == $krate::TransportKind::Timeout), "{e:?}");
+            assert_eq!(server.hits(), 1, "a POST that may have been processed is not resent");
+        }
+
+        #[test]
         fn path_segments_arrive_intact() {
             let server = RawServer::start(vec![Script::json(404, "{}")]);
             let c = builder(&server).api_key("k").max_retries(0).build().unwrap();
@@ -370,7 +418,8 @@ macro_rules! behaviour_suite {
             let e = send!(c.get_unread_model_alert_count()).unwrap_err();
             assert!(matches!(e, Error::Transport(_)), "{e:?}");
 
-            // A GET whose body is cut is retried; a POST is not.
+            // A GET whose body is cut is retried (the POST case is in
+            // retry_rules_by_status_and_method).
             let server = RawServer::start(vec![Script::partial_body(200, 100, r#"{"count""#), ok_json(UNREAD)]);
             assert_eq!(send!(client(&server).get_unread_model_alert_count()).unwrap().count, 3);
             assert_eq!(server.hits(), 2);

@@ -823,6 +823,33 @@ macro_rules! behaviour_suite {
         }
 
         #[test]
+        fn a_slow_download_outlives_the_overall_timeout_and_a_silent_one_times_out() {
+            // Steady progress for ~3x the overall timeout: not cut.
+            let chunks: Vec<_> = (0..6).map(|_| (vec![5u8; 1000], Duration::from_millis(100))).collect();
+            let server = RawServer::start(vec![Script::chunked(200, &[("content-type", "application/octet-stream")], chunks)]);
+            let c = builder(&server).api_key("k").timeout(Duration::from_millis(200)).read_timeout(Duration::from_secs(2)).build().unwrap();
+            let dir = tempfile::tempdir().unwrap();
+            let target = dir.path().join("slow.bin");
+            let dl = run!(c.download_source_export("s", "e")).unwrap();
+            run!(dl.write_to(&target)).unwrap();
+            assert_eq!(std::fs::read(&target).unwrap().len(), 6000);
+
+            // Headers and some bytes, then silence: the idle timeout ends it.
+            let mut prefix = seclai_testkit::raw::head(200, &[("transfer-encoding", "chunked")]);
+            prefix.extend(seclai_testkit::raw::chunk(&[1u8; 500]));
+            let server = RawServer::start(vec![Script::silent_after(prefix)]);
+            let c = builder(&server).api_key("k").read_timeout(Duration::from_millis(300)).build().unwrap();
+            let target = dir.path().join("silent.bin");
+            let started = std::time::Instant::now();
+            let dl = run!(c.download_source_export("s", "e")).unwrap();
+            let e = run!(dl.write_to(&target)).unwrap_err();
+            assert!(matches!(e, Error::Stream(StreamError::IdleTimeout { .. })), "{e:?}");
+            assert!(started.elapsed() < Duration::from_secs(5));
+            assert!(!target.exists());
+            assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1, "only slow.bin; no temp file left");
+        }
+
+        #[test]
         fn webhook_payloads_parse_and_keep_unknowns() {
             let ev = WebhookEvent::parse(br#"{"event":"agent.run.completed","data":{"run_id":"r1","agent_id":"a1","status":"completed","extra":1},"sent_at":"t"}"#).unwrap();
             assert_eq!(ev.event, WebhookEventKind::AgentRunCompleted);

@@ -742,8 +742,8 @@ macro_rules! behaviour_suite {
             let s2 = seen.clone();
             let up = Upload::path(&path).unwrap().title("Q3").metadata(serde_json::json!({"k": "v"}))
                 .progress(move |sent, total| *s2.lock().unwrap() = (sent, total));
-            let r = run!(client(&server).upload_file_to_source("src-1", up));
-            assert!(r.is_ok() || matches!(r, Err(Error::Decode(_))), "{r:?}");
+            let r = run!(client(&server).upload_file_to_source("src-1", up)).unwrap();
+            assert_eq!((r.filename.as_str(), r.status.as_str()), ("r.txt", "processing"));
             let req = &server.requests()[0];
             assert_eq!(req.method, "POST");
             assert_eq!(req.path_and_query, "/sources/src-1/upload");
@@ -755,6 +755,26 @@ macro_rules! behaviour_suite {
             assert!(body.contains("name=\"title\"") && body.contains("Q3"));
             assert!(body.contains(r#"{"k":"v"}"#));
             assert_eq!(*seen.lock().unwrap(), (12, Some(12)));
+        }
+
+        #[test]
+        fn a_path_upload_is_sent_again_after_a_429_and_a_one_shot_reader_is_not() {
+            let dir = tempfile::tempdir().unwrap();
+            let path = dir.path().join("notes.md");
+            std::fs::write(&path, b"# twice").unwrap();
+            let turned_away = Script::response(429, &[("retry-after", "0")], "");
+            let server = RawServer::start(vec![turned_away.clone(), upload_response()]);
+            run!(client(&server).upload_file_to_source("s", Upload::path(&path).unwrap())).unwrap();
+            let reqs = server.requests();
+            assert_eq!(reqs.len(), 2);
+            assert_eq!(reqs[0].body, reqs[1].body, "the same complete body both times");
+            assert!(String::from_utf8_lossy(&reqs[1].body).contains("# twice"));
+
+            let server = RawServer::start(vec![turned_away, upload_response()]);
+            let up = Upload::reader("r.md", std::io::Cursor::new(b"# once".to_vec()), None);
+            let e = run!(client(&server).upload_file_to_source("s", up)).unwrap_err();
+            assert_eq!(e.status(), Some(http::StatusCode::TOO_MANY_REQUESTS), "{e}");
+            assert_eq!(server.hits(), 1, "a reader cannot be replayed");
         }
 
         #[test]

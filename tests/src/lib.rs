@@ -1,6 +1,7 @@
 //! Behaviour suites for both clients, written once ([`behaviour_suite!`])
 //! and instantiated per client in `tests/tests/*_client.rs`.
 
+pub mod spans;
 mod suite;
 
 /// A shared multi-threaded runtime for running the async client's calls

@@ -357,6 +357,29 @@ macro_rules! behaviour_suite {
         }
 
         #[test]
+        fn one_span_per_call_with_its_outcome() {
+            let server = RawServer::start(vec![
+                Script::response(503, &[("content-type", "application/json")], "{}"),
+                Script::response(200, &[("content-type", "application/json"), ("x-request-id", "rid-7")], UNREAD),
+            ]);
+            let c = client(&server);
+            let recorder = $crate::spans::SpanRecorder::default();
+            tracing::subscriber::with_default(recorder.clone(), || {
+                send!(c.get_unread_model_alert_count()).unwrap();
+            });
+            let calls = recorder.calls();
+            assert_eq!(calls.len(), 1, "{calls:?}");
+            let f = &calls[0];
+            assert_eq!(f["operation"], "get_unread_model_alert_count");
+            assert_eq!(f["method"], "GET");
+            assert_eq!(f["status"], "200");
+            assert_eq!(f["attempts"], "2");
+            assert_eq!(f["request_id"], "rid-7");
+            assert!(f.contains_key("elapsed_ms"), "{f:?}");
+            assert!(!format!("{calls:?}").contains("sk-test-123"));
+        }
+
+        #[test]
         fn header_injection_is_refused_before_sending() {
             let server = RawServer::start(vec![ok_json(UNREAD)]);
             let c = client(&server);

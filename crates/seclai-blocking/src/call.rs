@@ -41,8 +41,9 @@ impl<O: Operation> Call<O> {
     /// Send, and return the answer with status, request id and rate limits.
     pub fn send_with_meta(self) -> Result<Response<O::Output>> {
         let prepared = prepare(self.client.config(), &self.op, &self.options)?;
-        let (x, status, headers, body) = self.client.execute(prepared)?;
-        x.finish(status, headers, &body)
+        self.client.execute(prepared, |x, status, headers, body| {
+            x.finish(status, headers, body)
+        })
     }
 }
 
@@ -73,7 +74,8 @@ impl RawCall {
     /// Send and return the answer with its metadata.
     pub fn send_with_meta(self) -> Result<Response<serde_json::Value>> {
         let prepared = self.raw.prepare(self.client.config())?;
-        let (x, status, headers, body) = self.client.execute(prepared)?;
-        x.finish_raw(status, headers, &body)
+        self.client.execute(prepared, |x, status, headers, body| {
+            x.finish_raw(status, headers, body)
+        })
     }
 }

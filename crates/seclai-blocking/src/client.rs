@@ -201,16 +201,19 @@ impl Client {
         RawCall::new(self.clone(), method, path.into())
     }
 
-    /// Send with retries; returns the final status, headers and body.
-    pub(crate) fn execute(
+    /// Send with retries and hand the final status, headers and body to
+    /// `finish` (decode or error), all inside the call's span.
+    pub(crate) fn execute<R>(
         &self,
         prepared: Prepared,
-    ) -> Result<(Exchange, http::StatusCode, http::HeaderMap, Bytes)> {
+        finish: impl FnOnce(&Exchange, http::StatusCode, http::HeaderMap, &[u8]) -> Result<R>,
+    ) -> Result<R> {
         #[cfg(feature = "tracing")]
         let span = seclai_core::exchange::span(&prepared);
         #[cfg(feature = "tracing")]
         let _entered = span.enter();
-        self.execute_inner(prepared)
+        let (x, status, headers, body) = self.execute_inner(prepared)?;
+        finish(&x, status, headers, &body)
     }
 
     fn execute_inner(

@@ -79,8 +79,9 @@ impl<O: Paginated> Call<O> {
             pager,
             Box::new(move |pos| {
                 let prepared = prepare_page(client.config(), &op, &options, pos)?;
-                let (x, status, headers, body) = client.execute(prepared)?;
-                x.finish_page(status, &headers, &body, O::ITEMS_KEY)
+                client.execute(prepared, |x, status, headers, body| {
+                    x.finish_page(status, &headers, body, O::ITEMS_KEY)
+                })
             }),
         )
     }
@@ -115,8 +116,9 @@ impl RawPaginator {
             pager,
             Box::new(move |pos| {
                 let prepared = pages.prepare(client.config(), pos)?;
-                let (x, status, headers, body) = client.execute(prepared)?;
-                x.finish_page(status, &headers, &body, &pages.items_key)
+                client.execute(prepared, |x, status, headers, body| {
+                    x.finish_page(status, &headers, body, &pages.items_key)
+                })
             }),
         )
     }

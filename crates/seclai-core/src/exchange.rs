@@ -187,6 +187,7 @@ impl Exchange {
         log_done(
             self.prepared.id,
             status,
+            headers,
             self.retries,
             self.started.elapsed(),
         );
@@ -240,23 +241,46 @@ fn log_retry(id: &str, attempt: u32, delay: Duration, outcome: &Outcome) {
 #[cfg(not(feature = "tracing"))]
 fn log_retry(_: &str, _: u32, _: Duration, _: &Outcome) {}
 
+/// The final answer: a debug event, and the outcome recorded on the call's
+/// span (the current one, entered by the transport) when anyone listens.
 #[cfg(feature = "tracing")]
-fn log_done(id: &str, status: StatusCode, retries: u32, elapsed: Duration) {
+fn log_done(id: &str, status: StatusCode, headers: &HeaderMap, retries: u32, elapsed: Duration) {
+    let elapsed_ms = elapsed.as_millis() as u64;
     tracing::debug!(
         operation = id,
         status = status.as_u16(),
         retries,
-        elapsed_ms = elapsed.as_millis() as u64,
+        elapsed_ms,
         "seclai: response"
     );
+    let span = tracing::Span::current();
+    if !span.is_disabled() {
+        span.record("status", status.as_u16());
+        span.record("attempts", retries + 1);
+        span.record("elapsed_ms", elapsed_ms);
+        if let Some(id) = request_id(headers) {
+            span.record("request_id", id.as_str());
+        }
+    }
 }
 #[cfg(not(feature = "tracing"))]
-fn log_done(_: &str, _: StatusCode, _: u32, _: Duration) {}
+fn log_done(_: &str, _: StatusCode, _: &HeaderMap, _: u32, _: Duration) {}
 
-/// The span a transport wraps one call in (`tracing` feature).
+/// The span a transport wraps one call in (`tracing` feature): operation
+/// and method from the start; status, attempts, elapsed time and the
+/// server's request id once the answer is in.
 #[cfg(feature = "tracing")]
 pub fn span(prepared: &Prepared) -> tracing::Span {
-    tracing::debug_span!("seclai.call", operation = prepared.id, method = %prepared.method)
+    use tracing::field::Empty;
+    tracing::debug_span!(
+        "seclai.call",
+        operation = prepared.id,
+        method = %prepared.method,
+        status = Empty,
+        attempts = Empty,
+        elapsed_ms = Empty,
+        request_id = Empty,
+    )
 }
 
 #[cfg(test)]

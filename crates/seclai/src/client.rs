@@ -221,14 +221,19 @@ impl Client {
         Ok((status, headers, body))
     }
 
-    /// Send with retries; returns the final status, headers and body.
-    pub(crate) async fn execute(
+    /// Send with retries and hand the final status, headers and body to
+    /// `finish` (decode or error), all inside the call's span.
+    pub(crate) async fn execute<R>(
         &self,
         prepared: Prepared,
-    ) -> Result<(Exchange, http::StatusCode, http::HeaderMap, Bytes)> {
+        finish: impl FnOnce(&Exchange, http::StatusCode, http::HeaderMap, &[u8]) -> Result<R>,
+    ) -> Result<R> {
         #[cfg(feature = "tracing")]
         let span = seclai_core::exchange::span(&prepared);
-        let fut = self.execute_inner(prepared);
+        let fut = async move {
+            let (x, status, headers, body) = self.execute_inner(prepared).await?;
+            finish(&x, status, headers, &body)
+        };
         #[cfg(feature = "tracing")]
         let fut = tracing::Instrument::instrument(fut, span);
         fut.await

@@ -40,6 +40,10 @@ pub use seclai_core::{RunEvent, WaitOptions};
 pub use seclai_gen::{DEFAULT_VERSION, KNOWN_VERSIONS, LATEST, Operation, ops, types};
 pub use transfer::Download;
 pub use {bytes, http};
+/// The `Stream` trait of the streams this crate returns, and the
+/// combinators (`StreamExt::next`, `TryStreamExt::try_collect`) to use them
+/// without adding a dependency.
+pub use {futures_core, futures_util};
 
 macro_rules! methods {
     ($($t:tt)*) => { seclai_core::operation_methods!(Client, Call; $($t)*); };

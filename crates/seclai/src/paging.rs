@@ -64,8 +64,11 @@ impl<O: Paginated> Call<O> {
                 let prepared = prepare_page(client.config(), &op, &options, pos);
                 let client = client.clone();
                 Box::pin(async move {
-                    let (x, status, headers, body) = client.execute(prepared?).await?;
-                    x.finish_page(status, &headers, &body, O::ITEMS_KEY)
+                    client
+                        .execute(prepared?, |x, status, headers, body| {
+                            x.finish_page(status, &headers, body, O::ITEMS_KEY)
+                        })
+                        .await
                 })
             }),
         )
@@ -104,8 +107,11 @@ impl RawPaginator {
                 let prepared = pages.prepare(client.config(), pos);
                 let (client, key) = (client.clone(), pages.items_key.clone());
                 Box::pin(async move {
-                    let (x, status, headers, body) = client.execute(prepared?).await?;
-                    x.finish_page(status, &headers, &body, &key)
+                    client
+                        .execute(prepared?, |x, status, headers, body| {
+                            x.finish_page(status, &headers, body, &key)
+                        })
+                        .await
                 })
             }),
         )

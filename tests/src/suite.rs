@@ -801,6 +801,18 @@ macro_rules! behaviour_suite {
         }
 
         #[test]
+        fn an_upload_whose_answer_stalls_ends_on_the_read_timeout() {
+            let head = seclai_testkit::raw::head(200, &[("content-type", "application/json"), ("content-length", "100")]);
+            let server = RawServer::start(vec![Script::silent_after(head)]);
+            let c = builder(&server).api_key("k").read_timeout(Duration::from_millis(300)).build().unwrap();
+            let started = std::time::Instant::now();
+            let e = run!(c.upload_file_to_source("s", Upload::bytes("a.txt", b"abc".to_vec()))).unwrap_err();
+            assert!(matches!(e, Error::Transport(ref t) if t.kind == $krate::TransportKind::Timeout), "{e:?}");
+            assert!(started.elapsed() < Duration::from_secs(5), "{:?}", started.elapsed());
+            assert_eq!(server.hits(), 1, "an upload is a POST: not resent after a timeout");
+        }
+
+        #[test]
         fn bad_uploads_fail_before_sending() {
             let server = RawServer::start(vec![upload_response()]);
             let dir = tempfile::tempdir().unwrap();

@@ -250,22 +250,11 @@ impl Client {
             let headers = std::mem::take(resp.headers_mut());
             // With an overall timeout reqwest bounds the body read already;
             // without one, the read timeout bounds it here.
-            let read = match x.prepared().timeout {
-                Some(_) => read_body(resp, usize::MAX).await,
-                None => tokio::time::timeout(
-                    self.inner.config.read_timeout(),
-                    read_body(resp, usize::MAX),
-                )
-                .await
-                .unwrap_or_else(|_| {
-                    Err(TransportError::new(
-                        TransportKind::Timeout,
-                        "timed out reading the response body",
-                    )
-                    .with_maybe_sent(true))
-                }),
+            let idle = match x.prepared().timeout {
+                Some(_) => None,
+                None => Some(self.inner.config.read_timeout()),
             };
-            match read {
+            match read_answer(resp, idle).await {
                 Ok(body) => return Ok((x, status, headers, body)),
                 Err(e) => tokio::time::sleep(x.retry_on_error(e)?).await,
             }
@@ -401,6 +390,26 @@ pub(crate) async fn read_body(
         }
     }
     Ok(first.unwrap_or_else(|| joined.freeze()))
+}
+
+/// Read a whole answer, failing with a timeout when it takes longer than
+/// `limit` (`None`: the request's own overall timeout bounds it).
+pub(crate) async fn read_answer(
+    resp: reqwest::Response,
+    limit: Option<std::time::Duration>,
+) -> std::result::Result<Bytes, TransportError> {
+    let Some(limit) = limit else {
+        return read_body(resp, usize::MAX).await;
+    };
+    tokio::time::timeout(limit, read_body(resp, usize::MAX))
+        .await
+        .unwrap_or_else(|_| {
+            Err(TransportError::new(
+                TransportKind::Timeout,
+                "timed out reading the response body",
+            )
+            .with_maybe_sent(true))
+        })
 }
 
 /// Map a reqwest error onto the core's transport error.

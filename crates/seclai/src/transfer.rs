@@ -2,7 +2,7 @@
 //! written atomically), in constant memory.
 
 use crate::Client;
-use crate::client::{StreamBody, classify, read_body};
+use crate::client::{StreamBody, classify, read_answer};
 use bytes::Bytes;
 use seclai_core::download::{AtomicFile, Progress, content_length};
 use seclai_core::multipart::{BodySource, MultipartBody, Upload};
@@ -15,8 +15,26 @@ use std::time::Duration;
 
 const CHUNK: usize = 64 * 1024;
 
-/// Turn a multipart body into a streamed reqwest body (64 KiB reads; the
-/// reads are local disk reads done on the calling task).
+/// The size of each of the two buffers a download is written through.
+const WRITE_BATCH: usize = 128 * 1024;
+
+/// Run local file I/O on tokio's blocking pool, never on the async task (a
+/// slow disk or network file system must not stall the executor).
+async fn off_task<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) -> Result<T> {
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|e| io_error("file I/O", &e))
+}
+
+fn io_error(what: &str, e: &dyn std::fmt::Display) -> Error {
+    Error::Transport(TransportError::new(
+        seclai_core::TransportKind::Io,
+        format!("{what}: {e}"),
+    ))
+}
+
+/// Turn a multipart body into a streamed reqwest body: 64 KiB reads, each
+/// on the blocking pool.
 fn stream_body(body: MultipartBody) -> StreamBody {
     let content_type = http::HeaderValue::from_str(body.content_type())
         .unwrap_or_else(|_| http::HeaderValue::from_static("multipart/form-data"));
@@ -24,14 +42,20 @@ fn stream_body(body: MultipartBody) -> StreamBody {
     let replayable = body.is_replayable();
     let chunks = futures_util::stream::unfold(Some(body), |state| async move {
         let mut body = state?;
-        let mut buf = vec![0u8; CHUNK];
-        match body.read(&mut buf) {
-            Ok(0) => None,
-            Ok(n) => {
+        let read = tokio::task::spawn_blocking(move || {
+            let mut buf = vec![0u8; CHUNK];
+            let read = body.read(&mut buf).map(|n| {
                 buf.truncate(n);
-                Some((Ok::<Bytes, std::io::Error>(Bytes::from(buf)), Some(body)))
-            }
-            Err(e) => Some((Err(e), None)),
+                Bytes::from(buf)
+            });
+            (body, read)
+        })
+        .await;
+        match read {
+            Ok((_, Ok(chunk))) if chunk.is_empty() => None,
+            Ok((body, Ok(chunk))) => Some((Ok(chunk), Some(body))),
+            Ok((_, Err(e))) => Some((Err(e), None)),
+            Err(e) => Some((Err(std::io::Error::other(e)), None)),
         }
     });
     StreamBody {
@@ -54,7 +78,8 @@ impl Client {
         let resp = self.send_head_with(&mut x, Some(&mut make)).await?;
         let status = resp.status();
         let headers = resp.headers().clone();
-        let body = read_body(resp, usize::MAX)
+        // The upload had no overall timeout; its answer gets the read one.
+        let body = read_answer(resp, Some(self.config().read_timeout()))
             .await
             .map_err(Error::Transport)?;
         x.finish(status, headers, &body)
@@ -204,17 +229,99 @@ impl Download {
 
     /// Stream the body to `path` through a temporary file in the same
     /// directory, renamed over `path` only when the whole body arrived; on
-    /// any failure nothing is left at `path`.
+    /// any failure nothing is left at `path`. The file is written on
+    /// tokio's blocking pool while the next part of the body arrives.
     pub async fn write_to(mut self, path: impl AsRef<Path>) -> Result<PathBuf> {
-        let mut file = AtomicFile::create(path.as_ref())?;
-        while let Some(b) = self.chunk().await? {
-            file.write_all(&b).map_err(|e| {
-                Error::Transport(TransportError::new(
-                    seclai_core::TransportKind::Io,
-                    format!("writing the download: {e}"),
-                ))
-            })?;
+        let target = path.as_ref().to_path_buf();
+        let file = off_task(move || AtomicFile::create(&target)).await??;
+        let mut writer = BackgroundWriter::new(file);
+        loop {
+            match self.chunk().await {
+                // Copied out and dropped at once, so that the connection can
+                // reuse its buffer instead of allocating another.
+                Ok(Some(chunk)) => writer.push(&chunk).await?,
+                Ok(None) => return writer.finish().await,
+                Err(e) => {
+                    writer.abort().await;
+                    return Err(e);
+                }
+            }
         }
-        file.commit()
+    }
+}
+
+type WriteResult = std::io::Result<(AtomicFile, Vec<u8>)>;
+
+/// Writes a download on the blocking pool while the next batch fills: two
+/// reusable buffers, at most one write in flight, so memory stays at
+/// `2 * WRITE_BATCH` whatever the file's size.
+struct BackgroundWriter {
+    /// The file and the spare buffer, when no write is in flight.
+    idle: Option<(AtomicFile, Vec<u8>)>,
+    /// The write in flight; it hands back the file and its buffer.
+    in_flight: Option<tokio::task::JoinHandle<WriteResult>>,
+    filling: Vec<u8>,
+}
+
+impl BackgroundWriter {
+    fn new(file: AtomicFile) -> Self {
+        BackgroundWriter {
+            idle: Some((file, Vec::with_capacity(WRITE_BATCH))),
+            in_flight: None,
+            filling: Vec::with_capacity(WRITE_BATCH),
+        }
+    }
+
+    async fn push(&mut self, mut data: &[u8]) -> Result<()> {
+        while !data.is_empty() {
+            let n = (WRITE_BATCH - self.filling.len()).min(data.len());
+            self.filling.extend_from_slice(&data[..n]);
+            data = &data[n..];
+            if self.filling.len() == WRITE_BATCH {
+                self.flush().await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Wait for the write in flight (if any), then start writing `filling`.
+    async fn flush(&mut self) -> Result<()> {
+        let (mut file, mut spare) = self.settle().await?;
+        spare.clear();
+        let full = std::mem::replace(&mut self.filling, spare);
+        // On failure the file is dropped (its temporary deleted) right there.
+        self.in_flight = Some(tokio::task::spawn_blocking(move || {
+            file.write_all(&full)?;
+            Ok((file, full))
+        }));
+        Ok(())
+    }
+
+    /// The file and a buffer, once no write is in flight.
+    async fn settle(&mut self) -> Result<(AtomicFile, Vec<u8>)> {
+        if let Some(write) = self.in_flight.take() {
+            return write
+                .await
+                .map_err(|e| io_error("file I/O", &e))?
+                .map_err(|e| io_error("writing the download", &e));
+        }
+        self.idle
+            .take()
+            .ok_or_else(|| io_error("writing the download", &"an earlier write failed"))
+    }
+
+    async fn finish(mut self) -> Result<PathBuf> {
+        if !self.filling.is_empty() {
+            self.flush().await?;
+        }
+        let (file, _) = self.settle().await?;
+        off_task(move || file.commit()).await?
+    }
+
+    /// Give up: the temporary file is deleted, off the task.
+    async fn abort(mut self) {
+        if let Ok((file, _)) = self.settle().await {
+            let _ = off_task(move || file.discard()).await;
+        }
     }
 }

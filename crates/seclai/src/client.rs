@@ -116,10 +116,17 @@ fn build_http(config: &ClientConfig) -> Result<reqwest::Client> {
         let proxy = reqwest::Proxy::all(p).map_err(|e| Error::Config(format!("proxy: {e}")))?;
         b = b.proxy(proxy);
     }
+    #[cfg(any(feature = "rustls", feature = "native-tls"))]
     for pem in config.root_certificates() {
         let cert = reqwest::Certificate::from_pem(pem)
             .map_err(|e| Error::Config(format!("root certificate: {e}")))?;
         b = b.add_root_certificate(cert);
+    }
+    #[cfg(not(any(feature = "rustls", feature = "native-tls")))]
+    if !config.root_certificates().is_empty() {
+        return Err(Error::Config(
+            "root certificates need TLS: enable the `rustls` or `native-tls` feature".into(),
+        ));
     }
     b.build()
         .map_err(|e| Error::Config(format!("cannot build the HTTP client: {e}")))

@@ -135,9 +135,10 @@ fn version() -> &'static str {
     seclai::DEFAULT_VERSION.unwrap_or("")
 }
 
-/// The four GET contenders against `url`: seclai, plain reqwest,
-/// seclai-blocking, plain ureq (same headers, same decode).
-fn get_contenders(url: &str, rt: &'static tokio::runtime::Runtime) -> [Box<dyn FnMut()>; 4] {
+/// The GET contenders against `url`: seclai, plain reqwest, seclai-blocking,
+/// plain ureq (same headers, same decode), and plain reqwest with the same
+/// 60 s overall timeout seclai sets by default (a timer per request).
+fn get_contenders(url: &str, rt: &'static tokio::runtime::Runtime) -> [Box<dyn FnMut()>; 5] {
     let client = seclai::Client::builder()
         .ignore_env()
         .api_key("k")
@@ -154,6 +155,8 @@ fn get_contenders(url: &str, rt: &'static tokio::runtime::Runtime) -> [Box<dyn F
         .build()
         .unwrap();
     let agent: ureq::Agent = ureq::Agent::config_builder().build().into();
+    let timed = reqwest::Client::new();
+    let target3 = target.clone();
     [
         Box::new(move || {
             rt.block_on(client.get_agent("a1").send()).unwrap();
@@ -189,26 +192,50 @@ fn get_contenders(url: &str, rt: &'static tokio::runtime::Runtime) -> [Box<dyn F
             let bytes = r.body_mut().read_to_vec().unwrap();
             let _: seclai::types::AgentSummaryResponse = serde_json::from_slice(&bytes).unwrap();
         }),
+        Box::new(move || {
+            rt.block_on(async {
+                let r = timed
+                    .get(&target3)
+                    .header("x-api-key", "k")
+                    .header("seclai-version", version())
+                    .header("accept", "application/json")
+                    .header("user-agent", "seclai-rs/bench")
+                    .timeout(Duration::from_secs(60))
+                    .send()
+                    .await
+                    .unwrap();
+                let bytes = r.bytes().await.unwrap();
+                let _: seclai::types::AgentSummaryResponse =
+                    serde_json::from_slice(&bytes).unwrap();
+            });
+        }),
     ]
 }
 
 fn bench_gets(quick: bool) {
     let (rounds, n) = if quick { (3, 20) } else { (7, 2000) };
     let url = server(0);
-    let [ours, base, blocking, ureq_base] = get_contenders(&url, rt());
-    let (a, b) = compare(rounds, n, ours, base);
+    let [mut ours, mut base, blocking, ureq_base, mut timed] = get_contenders(&url, rt());
+    let (a, b) = compare(rounds, n, &mut ours, &mut base);
     row("async GET agent (seclai)", a, b, "plain reqwest");
+    let (a, b) = compare(rounds, n, &mut ours, &mut timed);
+    row(
+        "async GET agent (seclai)",
+        a,
+        b,
+        "plain reqwest, same 60 s timeout",
+    );
     let (a, b) = compare(rounds, n, blocking, ureq_base);
     row("blocking GET agent (seclai-blocking)", a, b, "plain ureq");
     println!(
         "(server accepted {} connections for {} requests: keep-alive check)",
         connections(),
-        4 * (rounds * n + 1)
+        6 * (rounds * n + 1)
     );
 }
 
 /// `--only K N`: run contender K (0 seclai, 1 reqwest, 2 seclai-blocking,
-/// 3 ureq) N times and nothing else, on a current-thread runtime so that the
+/// 3 ureq, 4 reqwest with a timeout) N times and nothing else, on a current-thread runtime so that the
 /// instruction count is repeatable.
 fn only(which: usize, n: usize) {
     let url = server(0);
@@ -246,16 +273,28 @@ fn instructions_per_get(which: usize) -> Option<f64> {
 }
 
 fn bench_instructions() {
-    let names = [
-        ("async GET agent, instructions (seclai)", "plain reqwest"),
+    let rows = [
+        (
+            "async GET agent, instructions (seclai)",
+            0,
+            1,
+            "plain reqwest",
+        ),
+        (
+            "async GET agent, instructions (seclai)",
+            0,
+            4,
+            "plain reqwest, same 60 s timeout",
+        ),
         (
             "blocking GET agent, instructions (seclai-blocking)",
+            2,
+            3,
             "plain ureq",
         ),
     ];
-    for (i, (name, baseline)) in names.iter().enumerate() {
-        let (Some(ours), Some(base)) =
-            (instructions_per_get(2 * i), instructions_per_get(2 * i + 1))
+    for (name, ours, base, baseline) in rows {
+        let (Some(ours), Some(base)) = (instructions_per_get(ours), instructions_per_get(base))
         else {
             println!("| {name} | (valgrind not installed: skipped) | | |");
             return;

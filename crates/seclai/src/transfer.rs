@@ -16,7 +16,7 @@ use std::time::Duration;
 const CHUNK: usize = 64 * 1024;
 
 /// The size of each of the two buffers a download is written through.
-const WRITE_BATCH: usize = 128 * 1024;
+const WRITE_BATCH: usize = 64 * 1024;
 
 /// Run local file I/O on tokio's blocking pool, never on the async task (a
 /// slow disk or network file system must not stall the executor).

@@ -377,6 +377,21 @@ macro_rules! behaviour_suite {
             assert_eq!(f["request_id"], "rid-7");
             assert!(f.contains_key("elapsed_ms"), "{f:?}");
             assert!(!format!("{calls:?}").contains("sk-test-123"));
+
+            // Calls whose answers stream have their span too.
+            let server = RawServer::start(vec![
+                Script::response(200, &[("content-type", "application/zip")], "zip"),
+                Script::json(200, r#"{"filename":"a.txt","status":"processing"}"#),
+            ]);
+            let c = client(&server);
+            let recorder = $crate::spans::SpanRecorder::default();
+            tracing::subscriber::with_default(recorder.clone(), || {
+                run!(c.download_source_export("s", "e")).unwrap();
+                run!(c.upload_file_to_source("s", $krate::Upload::bytes("a.txt", b"a".to_vec()))).unwrap();
+            });
+            let calls = recorder.calls();
+            let seen: Vec<(&str, &str)> = calls.iter().map(|f| (f["operation"].as_str(), f["status"].as_str())).collect();
+            assert_eq!(seen, [("download_source_export", "200"), ("upload_file_to_source", "200")]);
         }
 
         #[test]

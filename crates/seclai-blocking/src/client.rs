@@ -216,6 +216,25 @@ impl Client {
         finish(&x, status, headers, &body)
     }
 
+    /// Start a call whose answer is read as a stream (events, downloads,
+    /// upload answers): send until a 2xx head arrives, inside the call's
+    /// span, and count it as the call's outcome.
+    pub(crate) fn open(
+        &self,
+        prepared: Prepared,
+        idle: Option<Duration>,
+        body: Option<&mut dyn FnMut() -> Option<MultipartBody>>,
+    ) -> Result<http::Response<ureq::Body>> {
+        #[cfg(feature = "tracing")]
+        let span = seclai_core::exchange::span(&prepared);
+        #[cfg(feature = "tracing")]
+        let _entered = span.enter();
+        let mut x = Exchange::new(&self.inner.config, prepared);
+        let resp = self.send_head_with(&mut x, idle, body)?;
+        x.check_status(resp.status(), resp.headers(), &[])?;
+        Ok(resp)
+    }
+
     fn execute_inner(
         &self,
         prepared: Prepared,

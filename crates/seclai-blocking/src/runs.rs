@@ -5,9 +5,7 @@ use crate::client::{classify, read_body};
 use seclai_core::poll::PollPolicy;
 use seclai_core::render::prepare_long;
 use seclai_core::wait::{Poller, StreamNext, StreamWaiter, WaitOptions, Watched};
-use seclai_core::{
-    Error, EventPump, Exchange, FinalRun, Result, RunEvent, RunEventDecoder, StreamError,
-};
+use seclai_core::{Error, EventPump, FinalRun, Result, RunEvent, RunEventDecoder, StreamError};
 use seclai_gen::ops;
 use seclai_gen::types::{
     AgentRunRequest, AgentRunResponse, AgentRunStreamRequest, UploadAgentInputApiResponse,
@@ -122,8 +120,7 @@ impl Client {
     ) -> Result<RunStream> {
         let op = ops::RunStreamingAgent::new(agent_id, body.clone());
         let prepared = prepare_long(self.config(), &op, "text/event-stream")?;
-        let mut x = Exchange::new(self.config(), prepared);
-        let mut resp = self.send_head(&mut x, Some(idle))?;
+        let mut resp = self.open(prepared, Some(idle), None)?;
         let mut pump = EventPump::new(RunEventDecoder::new());
         let is_json = seclai_core::exchange::is_json_response(resp.headers());
         let reader = if is_json {

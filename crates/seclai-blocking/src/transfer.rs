@@ -4,9 +4,10 @@
 use crate::Client;
 use crate::client::{classify, read_body};
 use seclai_core::download::{AtomicFile, Progress, content_length};
+use seclai_core::error::decode_json;
 use seclai_core::multipart::{BodySource, Upload};
 use seclai_core::render::prepare_long;
-use seclai_core::{Error, Exchange, Result, StreamError, TransportError, TransportKind};
+use seclai_core::{Error, Result, StreamError, TransportError, TransportKind};
 use seclai_gen::{Operation, ops, types};
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -20,13 +21,10 @@ impl Client {
         let mut bodies = BodySource::new(upload)?;
         let mut make = move || bodies.next_body();
         let prepared = prepare_long(self.config(), &op, "application/json")?;
-        let mut x = Exchange::new(self.config(), prepared);
-        let mut resp = self.send_head_with(&mut x, None, Some(&mut make))?;
+        let mut resp = self.open(prepared, None, Some(&mut make))?;
         let status = resp.status();
-        let headers = resp.headers().clone();
         let body = read_body(resp.body_mut(), u64::MAX).map_err(Error::Transport)?;
-        x.finish(status, headers, &body)
-            .map(seclai_core::Response::into_value)
+        decode_json(status, &body)
     }
 
     /// Upload a file to a source (`POST /sources/{id}/upload`).
@@ -70,9 +68,8 @@ impl Client {
     /// Start any binary operation and return its streaming body.
     pub fn download<O: Operation>(&self, op: O) -> Result<Download> {
         let prepared = prepare_long(self.config(), &op, "*/*")?;
-        let mut x = Exchange::new(self.config(), prepared);
         let idle = self.config().read_timeout();
-        let resp = self.send_head(&mut x, Some(idle))?;
+        let resp = self.open(prepared, Some(idle), None)?;
         let headers = resp.headers().clone();
         let total = content_length(&headers);
         Ok(Download {

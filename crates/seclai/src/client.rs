@@ -246,6 +246,27 @@ impl Client {
         fut.await
     }
 
+    /// Start a call whose answer is read as a stream (events, downloads,
+    /// upload answers): send until a 2xx head arrives, inside the call's
+    /// span, and count it as the call's outcome.
+    pub(crate) async fn open(
+        &self,
+        prepared: Prepared,
+        body: Option<&mut (dyn FnMut() -> Option<StreamBody> + Send)>,
+    ) -> Result<reqwest::Response> {
+        #[cfg(feature = "tracing")]
+        let span = seclai_core::exchange::span(&prepared);
+        let fut = async move {
+            let mut x = Exchange::new(&self.inner.config, prepared);
+            let resp = self.send_head_with(&mut x, body).await?;
+            x.check_status(resp.status(), resp.headers(), &[])?;
+            Ok(resp)
+        };
+        #[cfg(feature = "tracing")]
+        let fut = tracing::Instrument::instrument(fut, span);
+        fut.await
+    }
+
     async fn execute_inner(
         &self,
         prepared: Prepared,

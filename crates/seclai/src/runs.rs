@@ -7,9 +7,7 @@ use futures_util::StreamExt;
 use seclai_core::poll::PollPolicy;
 use seclai_core::render::prepare_long;
 use seclai_core::wait::{Poller, StreamNext, StreamWaiter, WaitOptions, Watched};
-use seclai_core::{
-    Error, EventPump, Exchange, FinalRun, Result, RunEvent, RunEventDecoder, StreamError,
-};
+use seclai_core::{Error, EventPump, FinalRun, Result, RunEvent, RunEventDecoder, StreamError};
 use seclai_gen::ops;
 use seclai_gen::types::{
     AgentRunRequest, AgentRunResponse, AgentRunStreamRequest, UploadAgentInputApiResponse,
@@ -103,8 +101,7 @@ impl Client {
     ) -> Result<RunStream> {
         let op = ops::RunStreamingAgent::new(agent_id, body.clone());
         let prepared = prepare_long(self.config(), &op, "text/event-stream")?;
-        let mut x = Exchange::new(self.config(), prepared);
-        let resp = self.send_head(&mut x).await?;
+        let resp = self.open(prepared, None).await?;
         let mut pump = EventPump::new(RunEventDecoder::new());
         let is_json = seclai_core::exchange::is_json_response(resp.headers());
         let resp = if is_json {

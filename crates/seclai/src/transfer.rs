@@ -5,9 +5,10 @@ use crate::Client;
 use crate::client::{StreamBody, classify, read_answer};
 use bytes::Bytes;
 use seclai_core::download::{AtomicFile, Progress, content_length};
+use seclai_core::error::decode_json;
 use seclai_core::multipart::{BodySource, MultipartBody, Upload};
 use seclai_core::render::prepare_long;
-use seclai_core::{Error, Exchange, Result, StreamError, TransportError};
+use seclai_core::{Error, Result, StreamError, TransportError};
 use seclai_gen::{Operation, ops, types};
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
@@ -74,16 +75,13 @@ impl Client {
         let mut bodies = BodySource::new(upload)?;
         let mut make = move || bodies.next_body().map(stream_body);
         let prepared = prepare_long(self.config(), &op, "application/json")?;
-        let mut x = Exchange::new(self.config(), prepared);
-        let resp = self.send_head_with(&mut x, Some(&mut make)).await?;
+        let resp = self.open(prepared, Some(&mut make)).await?;
         let status = resp.status();
-        let headers = resp.headers().clone();
         // The upload had no overall timeout; its answer gets the read one.
         let body = read_answer(resp, Some(self.config().read_timeout()))
             .await
             .map_err(Error::Transport)?;
-        x.finish(status, headers, &body)
-            .map(seclai_core::Response::into_value)
+        decode_json(status, &body)
     }
 
     /// Upload a file to a source (`POST /sources/{id}/upload`).
@@ -130,8 +128,7 @@ impl Client {
     /// Start any binary operation and return its streaming body.
     pub async fn download<O: Operation>(&self, op: O) -> Result<Download> {
         let prepared = prepare_long(self.config(), &op, "*/*")?;
-        let mut x = Exchange::new(self.config(), prepared);
-        let resp = self.send_head(&mut x).await?;
+        let resp = self.open(prepared, None).await?;
         let total = content_length(resp.headers());
         Ok(Download {
             headers: resp.headers().clone(),

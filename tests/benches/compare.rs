@@ -161,22 +161,7 @@ fn get_contenders(url: &str, rt: &'static tokio::runtime::Runtime) -> [Box<dyn F
         Box::new(move || {
             rt.block_on(client.get_agent("a1").send()).unwrap();
         }),
-        Box::new(move || {
-            rt.block_on(async {
-                let r = http
-                    .get(&target)
-                    .header("x-api-key", "k")
-                    .header("seclai-version", version())
-                    .header("accept", "application/json")
-                    .header("user-agent", "seclai-rs/bench")
-                    .send()
-                    .await
-                    .unwrap();
-                let bytes = r.bytes().await.unwrap();
-                let _: seclai::types::AgentSummaryResponse =
-                    serde_json::from_slice(&bytes).unwrap();
-            });
-        }),
+        Box::new(move || rt.block_on(plain_reqwest_get(&http, &target, None))),
         Box::new(move || {
             blocking.get_agent("a1").send().unwrap();
         }),
@@ -193,23 +178,28 @@ fn get_contenders(url: &str, rt: &'static tokio::runtime::Runtime) -> [Box<dyn F
             let _: seclai::types::AgentSummaryResponse = serde_json::from_slice(&bytes).unwrap();
         }),
         Box::new(move || {
-            rt.block_on(async {
-                let r = timed
-                    .get(&target3)
-                    .header("x-api-key", "k")
-                    .header("seclai-version", version())
-                    .header("accept", "application/json")
-                    .header("user-agent", "seclai-rs/bench")
-                    .timeout(Duration::from_secs(60))
-                    .send()
-                    .await
-                    .unwrap();
-                let bytes = r.bytes().await.unwrap();
-                let _: seclai::types::AgentSummaryResponse =
-                    serde_json::from_slice(&bytes).unwrap();
-            });
+            rt.block_on(plain_reqwest_get(
+                &timed,
+                &target3,
+                Some(Duration::from_secs(60)),
+            ))
         }),
     ]
+}
+
+/// The baseline GET: the headers seclai sends, the same decode.
+async fn plain_reqwest_get(http: &reqwest::Client, target: &str, timeout: Option<Duration>) {
+    let mut req = http
+        .get(target)
+        .header("x-api-key", "k")
+        .header("seclai-version", version())
+        .header("accept", "application/json")
+        .header("user-agent", "seclai-rs/bench");
+    if let Some(t) = timeout {
+        req = req.timeout(t);
+    }
+    let bytes = req.send().await.unwrap().bytes().await.unwrap();
+    let _: seclai::types::AgentSummaryResponse = serde_json::from_slice(&bytes).unwrap();
 }
 
 fn bench_gets(quick: bool) {

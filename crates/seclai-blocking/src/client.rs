@@ -30,13 +30,7 @@ pub struct Client {
     inner: Arc<Inner>,
 }
 
-impl std::fmt::Debug for Client {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Client")
-            .field("config", &self.inner.config)
-            .finish_non_exhaustive()
-    }
-}
+seclai_core::debug_shows_config!(Client, inner.config);
 
 /// Builds a [`Client`]; every option of [`ConfigBuilder`] is here too.
 #[derive(Default)]
@@ -45,13 +39,7 @@ pub struct ClientBuilder {
     http: Option<ureq::Agent>,
 }
 
-impl std::fmt::Debug for ClientBuilder {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ClientBuilder")
-            .field("config", &self.config)
-            .finish_non_exhaustive()
-    }
-}
+seclai_core::debug_shows_config!(ClientBuilder, config);
 
 impl ClientBuilder {
     seclai_core::forward_config_setters!();

@@ -118,19 +118,9 @@ pub struct Download {
     progress: Progress,
 }
 
-impl std::fmt::Debug for Download {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Download")
-            .field("content_type", &self.content_type())
-            .field("file_name", &self.file_name())
-            .field("content_length", &self.content_length())
-            .finish_non_exhaustive()
-    }
-}
+seclai_core::download_common!(Download);
 
 impl Download {
-    seclai_core::download_accessors!();
-
     fn to_error(&self, e: std::io::Error) -> Error {
         let err = classify(&ureq::Error::from(e)).with_maybe_sent(true);
         if err.kind == TransportKind::Timeout {

@@ -177,19 +177,9 @@ pub struct Download {
     progress: Progress,
 }
 
-impl std::fmt::Debug for Download {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Download")
-            .field("content_type", &self.content_type())
-            .field("file_name", &self.file_name())
-            .field("content_length", &self.content_length())
-            .finish_non_exhaustive()
-    }
-}
+seclai_core::download_common!(Download);
 
 impl Download {
-    seclai_core::download_accessors!();
-
     /// The next chunk of the body, `None` at the end.
     pub async fn chunk(&mut self) -> Result<Option<Bytes>> {
         let Some(resp) = self.resp.as_mut() else {

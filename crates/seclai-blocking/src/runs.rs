@@ -27,20 +27,9 @@ pub struct RunStream {
     run_id: Option<String>,
 }
 
-impl std::fmt::Debug for RunStream {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("RunStream")
-            .field("run_id", &self.run_id)
-            .finish_non_exhaustive()
-    }
-}
+seclai_core::run_stream_common!(RunStream);
 
 impl RunStream {
-    /// The run id, once an event (normally `init`) named it.
-    pub fn run_id(&self) -> Option<&str> {
-        self.run_id.as_deref()
-    }
-
     /// Read to the end and return the `done` run (no polling): a failed
     /// run, an `error`/`timeout` event or an early end is an error.
     pub fn final_run(mut self) -> Result<AgentRunResponse> {
@@ -59,9 +48,7 @@ impl Iterator for RunStream {
     fn next(&mut self) -> Option<Self::Item> {
         loop {
             if let Some(item) = self.pump.pop() {
-                if let (None, Ok(ev)) = (&self.run_id, &item) {
-                    self.run_id = ev.run_id().map(str::to_string);
-                }
+                self.note_run_id(&item);
                 return Some(item);
             }
             if self.pump.is_done() {

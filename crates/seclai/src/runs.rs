@@ -30,20 +30,9 @@ pub struct RunStream {
     run_id: Option<String>,
 }
 
-impl std::fmt::Debug for RunStream {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("RunStream")
-            .field("run_id", &self.run_id)
-            .finish_non_exhaustive()
-    }
-}
+seclai_core::run_stream_common!(RunStream);
 
 impl RunStream {
-    /// The run id, once an event (normally `init`) named it.
-    pub fn run_id(&self) -> Option<&str> {
-        self.run_id.as_deref()
-    }
-
     /// Read to the end and return the `done` run (no polling): a failed
     /// run, an `error`/`timeout` event or an early end is an error.
     pub async fn final_run(mut self) -> Result<AgentRunResponse> {
@@ -61,10 +50,8 @@ impl Stream for RunStream {
     type Item = Result<RunEvent>;
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         let next = self.inner.as_mut().poll_next(cx);
-        if let Poll::Ready(Some(Ok(ev))) = &next {
-            if self.run_id.is_none() {
-                self.run_id = ev.run_id().map(str::to_string);
-            }
+        if let Poll::Ready(Some(item)) = &next {
+            self.note_run_id(item);
         }
         next
     }

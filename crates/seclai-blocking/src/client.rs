@@ -361,10 +361,7 @@ impl Client {
         prepared: &Prepared,
         idle: Option<Duration>,
     ) -> std::result::Result<http::Response<ureq::Body>, ureq::Error> {
-        use http::Method;
-        let with_body = prepared.body.is_some()
-            || matches!(req.method(), &Method::POST | &Method::PUT | &Method::PATCH);
-        if with_body {
+        if prepared.carries_body() {
             self.run(req, prepared.timeout, idle)
         } else {
             let (parts, _) = req.into_parts();

@@ -78,6 +78,16 @@ pub struct Prepared {
     pub max_retries: u32,
 }
 
+impl Prepared {
+    /// Whether the request goes out with a body: a rendered one, or an
+    /// empty one (`Content-Length: 0`) for methods that carry a body
+    /// (POST, PUT, PATCH). The same rule on both clients, so their
+    /// requests are identical on the wire.
+    pub fn carries_body(&self) -> bool {
+        self.body.is_some() || matches!(self.method, Method::POST | Method::PUT | Method::PATCH)
+    }
+}
+
 /// Render a descriptor.
 pub fn prepare<O: Operation>(
     config: &ClientConfig,

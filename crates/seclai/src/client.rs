@@ -223,15 +223,11 @@ impl Client {
         prepared: Prepared,
         finish: impl FnOnce(&Exchange, http::StatusCode, http::HeaderMap, &[u8]) -> Result<R>,
     ) -> Result<R> {
-        #[cfg(feature = "tracing")]
-        let span = seclai_core::exchange::span(&prepared);
-        let fut = async move {
+        in_call_span(prepared, |prepared| async move {
             let (x, status, headers, body) = self.execute_inner(prepared).await?;
             finish(&x, status, headers, &body)
-        };
-        #[cfg(feature = "tracing")]
-        let fut = tracing::Instrument::instrument(fut, span);
-        fut.await
+        })
+        .await
     }
 
     /// Start a call whose answer is read as a stream (events, downloads,
@@ -242,17 +238,13 @@ impl Client {
         prepared: Prepared,
         body: Option<&mut (dyn FnMut() -> Option<StreamBody> + Send)>,
     ) -> Result<reqwest::Response> {
-        #[cfg(feature = "tracing")]
-        let span = seclai_core::exchange::span(&prepared);
-        let fut = async move {
+        in_call_span(prepared, |prepared| async move {
             let mut x = Exchange::new(&self.inner.config, prepared);
             let resp = self.send_head_with(&mut x, body).await?;
             x.check_status(resp.status(), resp.headers(), &[])?;
             Ok(resp)
-        };
-        #[cfg(feature = "tracing")]
-        let fut = tracing::Instrument::instrument(fut, span);
-        fut.await
+        })
+        .await
     }
 
     async fn execute_inner(
@@ -302,12 +294,9 @@ impl Client {
             let mut req = reqwest::Request::new(prepared.method.clone(), url.clone());
             *req.headers_mut() = x.headers(&resolved)?;
             *req.timeout_mut() = prepared.timeout;
-            if let Some(b) = &prepared.body {
-                *req.body_mut() = Some(b.clone().into());
-            } else if has_body(&prepared.method) {
-                // As the blocking client: methods that carry a body get one,
-                // even when empty (`Content-Length: 0`).
-                *req.body_mut() = Some(Vec::new().into());
+            if prepared.carries_body() {
+                let bytes = prepared.body.clone().unwrap_or_default();
+                *req.body_mut() = Some(bytes.into());
             }
             if let Some(make) = body.as_mut() {
                 let Some(b) = make() else {
@@ -357,11 +346,19 @@ impl Client {
     }
 }
 
-fn has_body(method: &http::Method) -> bool {
-    matches!(
-        *method,
-        http::Method::POST | http::Method::PUT | http::Method::PATCH
-    )
+/// The future `make` builds from `prepared`, run inside the span of that
+/// call (`tracing` feature; without it, the future itself).
+fn in_call_span<F: Future>(
+    prepared: Prepared,
+    make: impl FnOnce(Prepared) -> F,
+) -> impl Future<Output = F::Output> {
+    #[cfg(feature = "tracing")]
+    {
+        let span = seclai_core::exchange::span(&prepared);
+        tracing::Instrument::instrument(make(prepared), span)
+    }
+    #[cfg(not(feature = "tracing"))]
+    make(prepared)
 }
 
 /// A streamed request body for one attempt.

@@ -18,7 +18,9 @@ pub const DEFAULT_API_KEY_HEADER: &str = "x-api-key";
 pub const VERSION_HEADER: &str = "seclai-version";
 /// Header selecting the account when authenticating with a bearer token.
 pub const ACCOUNT_HEADER: &str = "x-account-id";
-/// `User-Agent` sent by this SDK.
+/// The default of [`ConfigBuilder::max_response_bytes`]: 32 MiB.
+pub const DEFAULT_MAX_RESPONSE_BYTES: usize = 32 * 1024 * 1024;
+/// The `User-Agent` sent by every request (a suffix may be appended).
 pub const USER_AGENT: &str = concat!("seclai-rs/", env!("CARGO_PKG_VERSION"));
 /// `Seclai-Version` values the generated types know.
 pub use seclai_gen::{DEFAULT_VERSION, KNOWN_VERSIONS, LATEST};
@@ -68,6 +70,8 @@ pub struct ConfigBuilder {
     connect_timeout: Option<Duration>,
     read_timeout: Option<Duration>,
     timeout: Option<Option<Duration>>,
+    max_response_bytes: Option<usize>,
+    clock: Option<crate::engine::SharedClock>,
     retry: Option<RetryPolicy>,
     retry_budget: Option<RetryBudget>,
     default_headers: Vec<(String, String)>,
@@ -172,6 +176,24 @@ impl ConfigBuilder {
         self.read_timeout = Some(d);
         self
     }
+    /// The largest JSON answer a call reads (default
+    /// [`DEFAULT_MAX_RESPONSE_BYTES`], 32 MiB). A bigger answer fails with a
+    /// typed error as soon as the limit is passed; the rest is not read.
+    /// Streams and downloads are not affected (they never buffer).
+    pub fn max_response_bytes(mut self, limit: usize) -> Self {
+        self.max_response_bytes = Some(limit);
+        self
+    }
+
+    /// The clock every timeout, deadline, back-off and poll is measured on
+    /// (default: the system's monotonic clock). Tests pass a
+    /// [`ManualClock`](crate::engine::ManualClock) to run those decisions
+    /// without waiting.
+    pub fn clock(mut self, clock: std::sync::Arc<dyn crate::engine::Clock>) -> Self {
+        self.clock = Some(crate::engine::SharedClock(clock));
+        self
+    }
+
     /// Overall time for one attempt of an ordinary call (default 60 s;
     /// streams and downloads use only the read timeout).
     pub fn timeout(mut self, d: Duration) -> Self {
@@ -361,6 +383,10 @@ impl ConfigBuilder {
                 connect_timeout: self.connect_timeout.unwrap_or(Duration::from_secs(10)),
                 read_timeout: self.read_timeout.unwrap_or(Duration::from_secs(60)),
                 timeout: self.timeout.unwrap_or(Some(Duration::from_secs(60))),
+                max_response_bytes: self
+                    .max_response_bytes
+                    .unwrap_or(DEFAULT_MAX_RESPONSE_BYTES),
+                clock: self.clock.clone().unwrap_or_default(),
                 retry,
                 retry_budget: self.retry_budget.clone().unwrap_or_default(),
                 default_headers,
@@ -424,13 +450,32 @@ pub fn header_value(v: &str) -> std::result::Result<HeaderValue, String> {
     HeaderValue::from_str(v).map_err(|_| "header value contains invalid characters".to_string())
 }
 
-/// Validate a header name and value.
+/// Headers that describe the message's framing or connection: the HTTP
+/// client sets them, and a caller's value could corrupt the request (a
+/// `content-length` that cuts the body short, a second `host`).
+pub const RESERVED_HEADERS: &[&str] = &[
+    "content-length",
+    "transfer-encoding",
+    "host",
+    "connection",
+    "keep-alive",
+    "te",
+    "trailer",
+    "upgrade",
+];
+
+/// Validate a header name and value (reserved names are refused).
 pub fn header_pair(
     name: &str,
     value: &str,
 ) -> std::result::Result<(HeaderName, HeaderValue), String> {
     let n = HeaderName::from_bytes(name.as_bytes())
         .map_err(|_| format!("{name:?} is not a valid header name"))?;
+    if RESERVED_HEADERS.contains(&n.as_str()) {
+        return Err(format!(
+            "header {name} is set by the HTTP client from the request itself and cannot be given"
+        ));
+    }
     let v = header_value(value).map_err(|e| format!("header {name}: {e}"))?;
     Ok((n, v))
 }
@@ -480,6 +525,8 @@ struct Inner {
     connect_timeout: Duration,
     read_timeout: Duration,
     timeout: Option<Duration>,
+    max_response_bytes: usize,
+    clock: crate::engine::SharedClock,
     retry: RetryPolicy,
     retry_budget: RetryBudget,
     default_headers: HeaderMap,
@@ -557,7 +604,17 @@ impl ClientConfig {
     pub fn timeout(&self) -> Option<Duration> {
         self.inner.timeout
     }
-    /// Retry policy.
+    /// The largest JSON answer a call reads.
+    pub fn max_response_bytes(&self) -> usize {
+        self.inner.max_response_bytes
+    }
+
+    /// The clock timeouts, deadlines and back-off are measured on.
+    pub fn clock(&self) -> &crate::engine::SharedClock {
+        &self.inner.clock
+    }
+
+    /// The retry policy.
     pub fn retry_policy(&self) -> &RetryPolicy {
         &self.inner.retry
     }
@@ -620,6 +677,10 @@ macro_rules! forward_config_setters {
             read_timeout(d: ::std::time::Duration);
             /// Overall timeout of one attempt of an ordinary call (default 60 s).
             timeout(d: ::std::time::Duration);
+            /// The largest JSON answer read (default 32 MiB).
+            max_response_bytes(limit: usize);
+            /// The clock timeouts and back-off are measured on (tests).
+            clock(clock: ::std::sync::Arc<dyn $crate::engine::Clock>);
             /// The retry policy.
             retry_policy(policy: $crate::RetryPolicy);
             /// Maximum retries per call (default 2).

@@ -49,6 +49,15 @@ pub enum Error {
     /// value containing a line break.
     #[error("invalid request: {0}")]
     InvalidRequest(String),
+    /// The call's deadline (`.deadline(d)`: the whole call, retries and
+    /// back-off included) passed before it could finish.
+    #[error("the call's deadline of {deadline:.2?} passed ({elapsed:.2?} elapsed)")]
+    Deadline {
+        /// The deadline that was set.
+        deadline: Duration,
+        /// How long the call had run when it gave up.
+        elapsed: Duration,
+    },
 }
 
 impl Error {
@@ -485,6 +494,8 @@ pub enum TransportKind {
     Io,
     /// TLS negotiation or certificate verification failed.
     Tls,
+    /// The answer was larger than the configured limit; reading stopped there.
+    TooLarge,
     /// Anything else.
     Other,
 }
@@ -496,6 +507,7 @@ impl fmt::Display for TransportKind {
             TransportKind::Timeout => "timed out",
             TransportKind::Io => "I/O error",
             TransportKind::Tls => "TLS error",
+            TransportKind::TooLarge => "answer too large",
             TransportKind::Other => "other",
         })
     }

@@ -29,6 +29,17 @@ pub struct Response<T> {
 }
 
 impl<T> Response<T> {
+    /// A value with the metadata read from `headers`.
+    pub fn new(value: T, status: StatusCode, headers: HeaderMap) -> Self {
+        Response {
+            value,
+            status,
+            request_id: request_id(&headers),
+            rate_limit: RateLimit::from_headers(&headers),
+            headers,
+        }
+    }
+
     /// Keep only the value.
     pub fn into_value(self) -> T {
         self.value
@@ -62,9 +73,19 @@ impl Exchange {
         }
     }
 
+    /// The configuration of the client making the call.
+    pub fn config(&self) -> &ClientConfig {
+        &self.config
+    }
+
     /// The rendered request.
     pub fn prepared(&self) -> &Prepared {
         &self.prepared
+    }
+
+    /// The rendered request, to adjust before the first attempt.
+    pub fn prepared_mut(&mut self) -> &mut Prepared {
+        &mut self.prepared
     }
 
     /// Retries made so far.

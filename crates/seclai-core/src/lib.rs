@@ -16,10 +16,14 @@
 #![forbid(unsafe_code)]
 
 pub mod auth;
+pub mod call;
 pub mod config;
 pub mod download;
+pub mod engine;
 pub mod error;
 pub mod exchange;
+#[doc(hidden)]
+pub mod helpers;
 pub mod methods;
 pub mod multipart;
 pub mod paging;
@@ -32,6 +36,7 @@ pub mod run_events;
 pub mod secret;
 pub mod sse;
 pub mod sso;
+pub mod stream;
 pub mod wait;
 pub mod webhook;
 
@@ -45,6 +50,10 @@ pub use render::{CallOptions, Prepared};
 pub use retry::{Decision, Outcome, RetryBudget, RetryPolicy};
 pub use run_events::{EventPump, FinalRun, RunEvent, RunEventDecoder};
 pub use seclai_gen;
+#[doc(hidden)]
+pub use http as __http;
+pub use call::{Call, Download, Events, Json, Multipart};
+pub use stream::OpenedHead;
 pub use secret::Secret;
 pub use sse::{SseDecoder, SseError, SseEvent};
 pub use wait::{Poller, StreamNext, StreamWaiter, WaitOptions};

@@ -47,6 +47,7 @@ impl RawRequest {
             }
             None => None,
         };
+        let body = crate::render::merge_extra_body(body, self.options.extra_body.as_ref())?;
         let path = raw_path(&self.path, &self.query);
         let idempotent = self.method.is_idempotent();
         prepare_raw(
@@ -59,25 +60,6 @@ impl RawRequest {
             &self.options,
         )
     }
-}
-
-/// The builder methods of a raw request call (`query`, `json` and the call
-/// options), for a client type with a `raw: RawRequest` field.
-#[macro_export]
-macro_rules! raw_request_setters {
-    () => {
-        /// Add a query parameter (repeat for lists).
-        pub fn query(mut self, name: impl Into<String>, value: impl ToString) -> Self {
-            self.raw.query.push((name.into(), value.to_string()));
-            self
-        }
-        /// A JSON body.
-        pub fn json<B: serde::Serialize + ?Sized>(mut self, body: &B) -> Self {
-            self.raw.body = Some(serde_json::to_vec(body).map_err(|e| e.to_string()));
-            self
-        }
-        $crate::call_option_setters!(raw.options);
-    };
 }
 
 /// What a raw paginator fetches: a list path, how it pages and where the
@@ -147,33 +129,83 @@ impl RawPages {
     }
 }
 
-/// The builder methods of a raw paginator, for a client type with a
-/// `pages: RawPages` field.
-#[macro_export]
-macro_rules! raw_pages_setters {
-    () => {
-        /// The envelope key holding the items (default `data`; `items` and a
-        /// top-level array are also recognised).
-        pub fn items_key(mut self, key: impl Into<String>) -> Self {
-            self.pages.items_key = key.into();
-            self
+/// A raw paginator over any list path, built by `client.paginate(method,
+/// path)`; `.items()` hands out the items as JSON values (async: a stream;
+/// blocking: an iterator).
+#[must_use = "call .items() to get the items"]
+pub struct RawPaginator<C> {
+    client: C,
+    pages: RawPages,
+}
+
+impl<C> std::fmt::Debug for RawPaginator<C> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RawPaginator")
+            .field("method", &self.pages.method)
+            .field("path", &self.pages.path)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<C: crate::call::Driver> RawPaginator<C> {
+    /// Paging `path` with `method` on `client`.
+    pub fn new(client: C, method: Method, path: String) -> Self {
+        RawPaginator {
+            client,
+            pages: RawPages::new(method, path),
         }
-        /// Page size sent as `limit`.
-        pub fn limit(mut self, n: i64) -> Self {
-            self.pages.limit = Some(n);
-            self
-        }
-        /// Page with `offset` instead of `page`.
-        pub fn offsets(mut self) -> Self {
-            self.pages.offsets = true;
-            self
-        }
-        /// Stop after this many items.
-        pub fn max_items(mut self, n: usize) -> Self {
-            self.pages.max_items = Some(n);
-            self
-        }
-    };
+    }
+
+    /// The envelope key holding the items (default `data`; `items` and a
+    /// top-level array are also recognised).
+    pub fn items_key(mut self, key: impl Into<String>) -> Self {
+        self.pages.items_key = key.into();
+        self
+    }
+
+    /// Page size sent as `limit`.
+    pub fn limit(mut self, n: i64) -> Self {
+        self.pages.limit = Some(n);
+        self
+    }
+
+    /// Page with `offset` instead of `page`.
+    pub fn offsets(mut self) -> Self {
+        self.pages.offsets = true;
+        self
+    }
+
+    /// Stop after this many items.
+    pub fn max_items(mut self, n: usize) -> Self {
+        self.pages.max_items = Some(n);
+        self
+    }
+
+    /// The items as JSON values.
+    pub fn items(self) -> C::Items<serde_json::Value> {
+        self.items_as()
+    }
+
+    /// The items decoded into `T`.
+    pub fn items_as<T: serde::de::DeserializeOwned + Send + 'static>(self) -> C::Items<T> {
+        let pager = self.pages.pager();
+        let config = self.client.config().clone();
+        let key = self.pages.items_key.clone();
+        let pages = self.pages;
+        let walk = crate::call::PageWalk::new(
+            pager,
+            key,
+            Box::new(move |pos| {
+                let prepared = pages.prepare(&config, pos)?;
+                Ok(crate::engine::CallMachine::new(
+                    &config,
+                    prepared,
+                    crate::engine::Expect::Whole,
+                ))
+            }),
+        );
+        self.client.items(walk)
+    }
 }
 
 #[cfg(test)]

@@ -24,6 +24,15 @@ pub struct CallOptions {
     pub api_version: Option<String>,
     /// Extra headers for this call.
     pub headers: Vec<(String, String)>,
+    /// Deadline of the whole call, retries and back-off included.
+    pub deadline: Option<Duration>,
+    /// Longest pause between two reads of a streamed answer (default: the
+    /// client's read timeout).
+    pub idle_timeout: Option<Duration>,
+    /// Extra query pairs, appended to the operation's own.
+    pub extra_query: Vec<(String, String)>,
+    /// Fields merged into the JSON body (they win over typed fields).
+    pub extra_body: Option<serde_json::Value>,
 }
 
 /// Implements the per-call option setters on a call builder with an
@@ -76,6 +85,10 @@ pub struct Prepared {
     pub timeout: Option<Duration>,
     /// Maximum retries.
     pub max_retries: u32,
+    /// Deadline of the whole call.
+    pub deadline: Option<Duration>,
+    /// Idle timeout of a streamed answer (`None`: the read timeout).
+    pub idle_timeout: Option<Duration>,
 }
 
 impl Prepared {
@@ -98,6 +111,7 @@ pub fn prepare<O: Operation>(
     let body = op
         .body()
         .map_err(|e| Error::InvalidRequest(format!("cannot serialize the request body: {e}")))?;
+    let body = merge_extra_body(body, options.extra_body.as_ref())?;
     prepare_raw(
         config,
         O::ID,
@@ -148,7 +162,15 @@ pub fn prepare_raw(
             "path contains spaces or control characters; percent-encode them".into(),
         ));
     }
-    let url = format!("{}{}", config.base_url(), path_and_query);
+    let url = if options.extra_query.is_empty() {
+        format!("{}{}", config.base_url(), path_and_query)
+    } else {
+        format!(
+            "{}{}",
+            config.base_url(),
+            raw_path(path_and_query, &options.extra_query)
+        )
+    };
     let mut headers = HeaderMap::new();
     headers.insert(USER_AGENT, config.user_agent().clone());
     headers.insert(ACCEPT, HeaderValue::from_static("application/json"));
@@ -190,7 +212,43 @@ pub fn prepare_raw(
         max_retries: options
             .max_retries
             .unwrap_or(config.retry_policy().max_retries),
+        deadline: options.deadline,
+        idle_timeout: options.idle_timeout,
     })
+}
+
+/// The JSON body with `extra`'s fields merged in (they replace typed fields
+/// of the same name). `extra` must be an object; a call with no body gets
+/// `extra` as its body.
+pub fn merge_extra_body(
+    body: Option<Vec<u8>>,
+    extra: Option<&serde_json::Value>,
+) -> Result<Option<Vec<u8>>> {
+    let Some(extra) = extra else {
+        return Ok(body);
+    };
+    let serde_json::Value::Object(fields) = extra else {
+        return Err(Error::InvalidRequest(
+            "extra_body must be a JSON object; its fields are merged into the body".into(),
+        ));
+    };
+    let mut merged = match &body {
+        Some(b) => match serde_json::from_slice::<serde_json::Value>(b) {
+            Ok(serde_json::Value::Object(m)) => m,
+            _ => {
+                return Err(Error::InvalidRequest(
+                    "extra_body needs a call whose body is a JSON object".into(),
+                ));
+            }
+        },
+        None => serde_json::Map::new(),
+    };
+    for (k, v) in fields {
+        merged.insert(k.clone(), v.clone());
+    }
+    serde_json::to_vec(&merged)
+        .map(Some)
+        .map_err(|e| Error::InvalidRequest(format!("cannot serialize the request body: {e}")))
 }
 
 /// `path` plus percent-encoded `query` pairs, for the untyped `request()`.

@@ -123,12 +123,30 @@ pub struct Poller {
 impl Poller {
     /// Start polling `id` under `policy`.
     pub fn new(id: impl Into<String>, policy: &PollPolicy) -> Self {
+        Self::started_at(id, policy, Instant::now())
+    }
+
+    /// A poller whose deadline counts from `started` (a wait that streamed
+    /// first keeps its whole budget), on the system clock.
+    pub fn started_at(id: impl Into<String>, policy: &PollPolicy, started: Instant) -> Self {
         Poller {
             id: id.into(),
             schedule: policy.schedule(),
-            started: Instant::now(),
+            started,
             last_status: None,
         }
+    }
+
+    /// The next delay, with `now` read from the caller's clock.
+    pub fn next_delay_at(&mut self, now: Instant) -> Result<Duration> {
+        let elapsed = now.saturating_duration_since(self.started);
+        self.schedule.next_delay(elapsed).ok_or_else(|| {
+            Error::Stream(StreamError::Deadline {
+                run_id: Some(self.id.clone()),
+                last_status: self.last_status.clone(),
+                waited: elapsed,
+            })
+        })
     }
 
     /// How long to sleep before the next check (zero for the first), or the
@@ -177,6 +195,8 @@ impl Poller {
 /// Something a wait polls until it reaches a terminal state: a run, an
 /// agent input upload.
 pub trait Watched: Sized {
+    /// The id to poll with once this is known not to be terminal.
+    fn id(&self) -> &str;
     /// The status as the server reported it.
     fn status(&self) -> &str;
     /// Whether the status ends the wait.
@@ -187,6 +207,9 @@ pub trait Watched: Sized {
 }
 
 impl Watched for AgentRunResponse {
+    fn id(&self) -> &str {
+        &self.run_id
+    }
     fn status(&self) -> &str {
         self.status.as_str()
     }
@@ -202,6 +225,9 @@ impl Watched for AgentRunResponse {
 }
 
 impl Watched for seclai_gen::types::UploadAgentInputApiResponse {
+    fn id(&self) -> &str {
+        &self.id
+    }
     fn status(&self) -> &str {
         &self.status
     }
@@ -261,6 +287,238 @@ impl WaitOptions {
             deadline: self.poll.deadline.saturating_sub(spent),
             ..self.poll.clone()
         }
+    }
+}
+
+// ---------------------------------------------------------------------------
+// The wait machine
+// ---------------------------------------------------------------------------
+
+/// What a driver does next while waiting for a run (or an upload).
+#[derive(Debug)]
+pub enum WaitStep<T> {
+    /// Open the run's event stream (drop it on the next step that is not
+    /// [`WaitStep::NextEvent`]), then [`Waiter::on_opened`].
+    OpenEvents(Result<crate::engine::CallMachine>),
+    /// Read the next item of the open stream (`None` at its end), then
+    /// [`Waiter::on_event`].
+    NextEvent,
+    /// Run this call, then [`Waiter::on_answer`] with its answer.
+    Fetch(Result<crate::engine::CallMachine>),
+    /// Sleep, then [`Waiter::on_slept`].
+    Sleep(Duration),
+    /// The wait is over.
+    Done(Result<T>),
+}
+
+/// Renders the status check of the watched thing, given its id.
+pub type CheckCall = Box<dyn FnMut(&str, Duration) -> Result<crate::engine::CallMachine> + Send>;
+
+enum Phase {
+    First(Option<Result<crate::engine::CallMachine>>),
+    Streaming(Option<Result<crate::engine::CallMachine>>),
+    Polling,
+    Over,
+}
+
+/// Waiting for a run or an upload: stream-then-poll
+/// (`run_streaming_agent_and_wait`), call-then-poll (`run_agent_and_poll`)
+/// or poll only (`wait_for_run`). One deadline covers the whole wait, the
+/// stream's opening and every check included, measured on the
+/// configuration's clock.
+pub struct Waiter<T> {
+    clock: crate::engine::SharedClock,
+    started: Instant,
+    policy: PollPolicy,
+    phase: Phase,
+    stream: StreamWaiter,
+    poller: Option<Poller>,
+    id: Option<String>,
+    check: CheckCall,
+    from_run: Option<fn(Box<AgentRunResponse>) -> T>,
+}
+
+impl<T> std::fmt::Debug for Waiter<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Waiter")
+            .field("id", &self.id)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<T: Watched + serde::de::DeserializeOwned> Waiter<T> {
+    fn new(config: &crate::config::ClientConfig, policy: &PollPolicy, check: CheckCall, phase: Phase) -> Self {
+        let clock = config.clock().clone();
+        Waiter {
+            started: clock.now(),
+            clock,
+            policy: policy.clone(),
+            phase,
+            stream: StreamWaiter::new(),
+            poller: None,
+            id: None,
+            check,
+            from_run: None,
+        }
+    }
+
+    /// Poll the thing with id `id` until it is terminal.
+    pub fn poll(config: &crate::config::ClientConfig, id: String, policy: &PollPolicy, check: CheckCall) -> Self {
+        let mut w = Self::new(config, policy, check, Phase::Polling);
+        w.id = Some(id);
+        w
+    }
+
+    /// Run `first` (which answers a `T`), then poll it until terminal.
+    pub fn call_then_poll(
+        config: &crate::config::ClientConfig,
+        first: Result<crate::engine::CallMachine>,
+        policy: &PollPolicy,
+        check: CheckCall,
+    ) -> Self {
+        Self::new(config, policy, check, Phase::First(Some(first)))
+    }
+
+    fn left(&self) -> Duration {
+        self.policy
+            .deadline
+            .saturating_sub(self.clock.now().saturating_duration_since(self.started))
+    }
+
+    /// The first step.
+    pub fn start(&mut self) -> WaitStep<T> {
+        match &mut self.phase {
+            Phase::First(first) => match first.take() {
+                Some(m) => WaitStep::Fetch(m.map(|m| m.deadline_at_most(self.left()))),
+                None => self.next_check(),
+            },
+            Phase::Streaming(open) => match open.take() {
+                Some(m) => WaitStep::OpenEvents(m.map(|m| m.deadline_at_most(self.left()))),
+                None => WaitStep::NextEvent,
+            },
+            Phase::Polling => self.next_check(),
+            Phase::Over => WaitStep::Done(Err(Error::InvalidRequest("the wait is over".into()))),
+        }
+    }
+
+    fn finish(&mut self, r: Result<T>) -> WaitStep<T> {
+        self.phase = Phase::Over;
+        WaitStep::Done(r)
+    }
+
+    fn next_check(&mut self) -> WaitStep<T> {
+        self.phase = Phase::Polling;
+        let Some(id) = self.id.clone() else {
+            return self.finish(Err(Error::Stream(StreamError::EndedEarly { run_id: None })));
+        };
+        let started = self.started;
+        let poller = self
+            .poller
+            .get_or_insert_with(|| Poller::started_at(id, &self.policy, started));
+        match poller.next_delay_at(self.clock.now()) {
+            Ok(d) if d.is_zero() => {
+                let left = self.left();
+                let id = self.id.clone().unwrap_or_default();
+                WaitStep::Fetch((self.check)(&id, left))
+            }
+            Ok(d) => WaitStep::Sleep(d),
+            Err(e) => self.finish(Err(e)),
+        }
+    }
+
+    /// After [`WaitStep::Sleep`].
+    pub fn on_slept(&mut self) -> WaitStep<T> {
+        let left = self.left();
+        let id = self.id.clone().unwrap_or_default();
+        if left.is_zero() {
+            return self.next_check();
+        }
+        WaitStep::Fetch((self.check)(&id, left))
+    }
+
+    /// After [`WaitStep::Fetch`].
+    pub fn on_answer(&mut self, answer: Result<crate::engine::Answer>) -> WaitStep<T> {
+        let value: Result<T> = answer.and_then(|a| a.decode().map(crate::exchange::Response::into_value));
+        if let Phase::First(_) = self.phase {
+            return match value {
+                Ok(v) if v.is_terminal() => {
+                    let r = v.into_verdict();
+                    self.finish(r)
+                }
+                Ok(v) => {
+                    self.id = Some(v.id().to_string());
+                    self.next_check()
+                }
+                Err(e) => self.finish(Err(e)),
+            };
+        }
+        if let Err(Error::Deadline { .. }) = value {
+            // The check ran out of the wait's time: the wait's own error.
+            return self.next_check();
+        }
+        let poller = match self.poller.as_mut() {
+            Some(p) => p,
+            None => return self.finish(Err(Error::InvalidRequest("no poll in progress".into()))),
+        };
+        match poller.step(value) {
+            Ok(Some(done)) => self.finish(Ok(done)),
+            Ok(None) => self.next_check(),
+            Err(e) => self.finish(Err(e)),
+        }
+    }
+
+    /// After [`WaitStep::OpenEvents`]: whether the stream opened.
+    pub fn on_opened(&mut self, opened: Result<()>) -> WaitStep<T> {
+        match opened {
+            Ok(()) => WaitStep::NextEvent,
+            Err(e) => self.finish(Err(e)),
+        }
+    }
+
+    /// After [`WaitStep::NextEvent`].
+    pub fn on_event(&mut self, item: Option<Result<RunEvent>>) -> WaitStep<T> {
+        let item = item.unwrap_or_else(|| {
+            Err(Error::Stream(StreamError::EndedEarly {
+                run_id: self.stream.run_id().map(str::to_string),
+            }))
+        });
+        let item = match item {
+            Err(Error::Deadline { elapsed, .. }) => Err(Error::Stream(StreamError::Deadline {
+                run_id: self.stream.run_id().map(str::to_string),
+                last_status: None,
+                waited: elapsed,
+            })),
+            other => other,
+        };
+        match self.stream.on_item(item) {
+            StreamNext::Continue => WaitStep::NextEvent,
+            StreamNext::Done(run) => match self.from_run {
+                Some(convert) => self.finish(Ok(convert(run))),
+                None => self.finish(Err(Error::InvalidRequest("not a run wait".into()))),
+            },
+            StreamNext::Poll(id) => {
+                self.id = Some(id);
+                self.next_check()
+            }
+            StreamNext::Fail(e) => self.finish(Err(e)),
+        }
+    }
+}
+
+impl Waiter<AgentRunResponse> {
+    /// Open `stream` (a run's event stream) and follow it; on an
+    /// `error`/`timeout` event, an early end or an idle stream, poll the
+    /// run until terminal. `options.poll.deadline` covers it all.
+    pub fn stream_then_poll(
+        config: &crate::config::ClientConfig,
+        stream: Result<crate::engine::CallMachine>,
+        options: &WaitOptions,
+        check: CheckCall,
+    ) -> Self {
+        let stream = stream.map(|m| m.idle_timeout(options.idle_timeout));
+        let mut w = Self::new(config, &options.poll, check, Phase::Streaming(Some(stream)));
+        w.from_run = Some(|run| *run);
+        w
     }
 }
 

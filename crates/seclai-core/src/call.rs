@@ -415,7 +415,9 @@ impl<C, K> Call<C, RawRequest, K> {
 pub type FetchPage = Box<dyn FnMut(i64) -> Result<CallMachine> + Send>;
 
 /// What a driver does next while handing out the items of a paged list.
+/// (The call variant is large; one is alive per page fetch.)
 #[derive(Debug)]
+#[allow(clippy::large_enum_variant)]
 pub enum PageStep<T> {
     /// Hand out this item.
     Item(T),

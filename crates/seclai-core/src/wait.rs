@@ -296,6 +296,7 @@ impl WaitOptions {
 
 /// What a driver does next while waiting for a run (or an upload).
 #[derive(Debug)]
+#[allow(clippy::large_enum_variant)]
 pub enum WaitStep<T> {
     /// Open the run's event stream (drop it on the next step that is not
     /// [`WaitStep::NextEvent`]), then [`Waiter::on_opened`].

@@ -1,17 +1,25 @@
 //! Async Rust client for the Seclai API, on `reqwest` and `tokio`.
 //!
 //! Every operation of the API is a method of [`Client`] named as in the
-//! official SDKs; optional inputs and per-call options chain on the returned
-//! [`Call`], which you `.await`:
+//! official SDKs. Each returns a [`Call`]: optional inputs and per-call
+//! options chain on it, and you `.await` it (or `.send().await`). JSON
+//! calls, event streams, uploads and downloads are all calls with the same
+//! options:
 //!
 //! ```no_run
-//! # async fn demo() -> seclai::Result<()> {
+//! # async fn demo(req: seclai::types::AgentRunStreamRequest) -> seclai::Result<()> {
+//! use std::time::Duration;
 //! let client = seclai::Client::builder().api_key("sk-...").build()?;
 //! let page = client.list_agents().limit(20).await?;
-//! let agent = client.get_agent("agent-id").timeout(std::time::Duration::from_secs(5)).await?;
+//! let agent = client.get_agent("agent-id").timeout(Duration::from_secs(5)).await?;
 //! let meta = client.get_agent("agent-id").send_with_meta().await?;
 //! println!("request id {:?}, remaining {:?}", meta.request_id, meta.rate_limit);
-//! # let _ = (page, agent); Ok(()) }
+//! let events = client
+//!     .run_streaming_agent("agent-id", &req)
+//!     .deadline(Duration::from_secs(300))
+//!     .header("x-trace", "svc")
+//!     .await?;
+//! # let _ = (page, agent, events); Ok(()) }
 //! ```
 //!
 //! Errors are one [`Error`] type; see its helpers (`status()`,
@@ -19,39 +27,51 @@
 
 #![deny(missing_docs)]
 
-mod call;
+mod body;
 mod client;
-mod paging;
-mod runs;
-mod transfer;
+mod driver;
 
-pub use call::{BoxFuture, Call, RawCall};
+pub use body::{Download, ItemStream, RunStream};
 pub use client::{Client, ClientBuilder};
-pub use paging::{ItemStream, RawPaginator};
-pub use runs::RunStream;
+pub use driver::BoxFuture;
 pub use seclai_core::multipart::Upload;
 pub use seclai_core::poll::PollPolicy;
 pub use seclai_core::webhook::{WebhookEvent, WebhookEventKind};
 pub use seclai_core::{
-    ApiError, ApiVersion, CallOptions, ClientConfig, DecodeError, Error, RateLimit, Response,
-    Result, RetryBudget, RetryPolicy, StreamError, TransportError, TransportKind,
+    ApiError, ApiVersion, ClientConfig, DecodeError, Error, OpenedHead, RateLimit, Response,
+    Result, RetryBudget, RetryPolicy, RunEvent, StreamError, TransportError, TransportKind,
+    WaitOptions,
 };
-pub use seclai_core::{RunEvent, WaitOptions};
-pub use seclai_gen::{DEFAULT_VERSION, KNOWN_VERSIONS, LATEST, Operation, ops, types};
-pub use transfer::Download;
+pub use seclai_gen::{
+    DEFAULT_VERSION, KNOWN_VERSIONS, Kind, LATEST, Operation, Paginated, Pagination, ops, types,
+};
 pub use {bytes, http};
 /// The `Stream` trait of the streams this crate returns, and the
 /// combinators (`StreamExt::next`, `TryStreamExt::try_collect`) to use them
 /// without adding a dependency.
 pub use {futures_core, futures_util};
 
+/// A call on this client: [`seclai_core::call::Call`] with the async driver.
+/// `.await` it, or `.send().await`.
+pub type Call<T, K = seclai_core::call::Json> = seclai_core::call::Call<Client, T, K>;
+/// The kinds of [`Call`]: JSON answers, event streams, downloads, uploads.
+pub use seclai_core::call::{Download as DownloadKind, Events, Json, Multipart};
+/// A raw request (`client.request(..)`).
+pub use seclai_core::raw::{RawPaginator as RawPaginatorOf, RawRequest};
+/// The raw paginator of `client.paginate(..)`.
+pub type RawPaginator = seclai_core::raw::RawPaginator<Client>;
+
 macro_rules! methods {
-    ($($t:tt)*) => { seclai_core::operation_methods!(Client, Call; $($t)*); };
+    ($($t:tt)*) => { seclai_core::operation_methods!(Client; $($t)*); };
 }
 seclai_gen::for_each_operation!(methods);
+seclai_core::client_helpers!(Client);
 
 #[allow(dead_code)]
 fn _assert_traits() {
     fn is<T: Clone + Send + Sync + 'static>() {}
     is::<Client>();
+    fn send<T: Send + 'static>() {}
+    send::<RunStream>();
+    send::<Download>();
 }

@@ -1,0 +1,253 @@
+//! The blocking driver: performs the engine's steps with ureq. Every
+//! decision (what to send, how long to wait, whether to retry, what an
+//! answer means) comes from `seclai_core`; this file only does I/O.
+
+use crate::body::{Download, ItemIter, RunStream};
+use crate::client::{Client, classify};
+use bytes::Bytes;
+use seclai_core::call::{Driver, PageStep, PageWalk};
+use seclai_core::engine::{Answer, Attempt, AttemptBody, BodyRead, CallMachine, Head, RefreshRequest, Step};
+use seclai_core::run_events::RunEventDecoder;
+use seclai_core::stream::{DownloadFeed, EventFeed};
+use seclai_core::wait::{WaitStep, Waiter, Watched};
+use seclai_core::{Error, Result, TransportError, TransportKind};
+use serde::de::DeserializeOwned;
+use std::io::Read;
+
+type Response = http::Response<ureq::Body>;
+
+/// How a driven call ended: a whole answer, or an opened response.
+enum Driven {
+    Answer(Answer),
+    Open(Response, Head),
+}
+
+impl Driver for Client {
+    type Out<T: Send + 'static> = Result<T>;
+    type Events = RunStream;
+    type Download = Download;
+    type Items<T: Send + 'static> = ItemIter<T>;
+
+    fn config(&self) -> &seclai_core::ClientConfig {
+        &self.inner.config
+    }
+
+    fn run<T, F>(&self, machine: Result<CallMachine>, finish: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(Answer) -> Result<T> + Send + 'static,
+    {
+        finish(self.answer(machine)?)
+    }
+
+    fn events(&self, machine: Result<CallMachine>, decoder: RunEventDecoder) -> Result<RunStream> {
+        let (resp, head) = self.open(machine)?;
+        let feed = EventFeed::new(head, decoder, self.inner.config.max_response_bytes());
+        Ok(RunStream::new(feed, resp.into_body().into_reader()))
+    }
+
+    fn download(&self, machine: Result<CallMachine>) -> Result<Download> {
+        let (resp, head) = self.open(machine)?;
+        Ok(Download::new(DownloadFeed::new(head), resp.into_body().into_reader()))
+    }
+
+    fn items<T: DeserializeOwned + Send + 'static>(&self, walk: PageWalk<T>) -> ItemIter<T> {
+        let client = self.clone();
+        let mut walk = Some(walk);
+        ItemIter::new(Box::new(std::iter::from_fn(move || {
+            let w = walk.as_mut()?;
+            loop {
+                match w.next_step() {
+                    PageStep::Item(item) => return Some(Ok(item)),
+                    PageStep::Fail(e) => {
+                        walk = None;
+                        return Some(Err(e));
+                    }
+                    PageStep::End => {
+                        walk = None;
+                        return None;
+                    }
+                    PageStep::Fetch(m) => w.on_page(client.answer(m)),
+                }
+            }
+        })))
+    }
+
+    fn wait<T>(&self, mut waiter: Waiter<T>) -> Result<T>
+    where
+        T: Watched + DeserializeOwned + Send + 'static,
+    {
+        let mut events: Option<RunStream> = None;
+        let mut step = waiter.start();
+        loop {
+            step = match step {
+                WaitStep::OpenEvents(m) => match self.events(m, RunEventDecoder::new()) {
+                    Ok(s) => {
+                        events = Some(s);
+                        waiter.on_opened(Ok(()))
+                    }
+                    Err(e) => waiter.on_opened(Err(e)),
+                },
+                WaitStep::NextEvent => {
+                    let item = events.as_mut().and_then(Iterator::next);
+                    waiter.on_event(item)
+                }
+                WaitStep::Fetch(m) => {
+                    events = None;
+                    waiter.on_answer(self.answer(m))
+                }
+                WaitStep::Sleep(d) => {
+                    events = None;
+                    std::thread::sleep(d);
+                    waiter.on_slept()
+                }
+                WaitStep::Done(r) => return r,
+            }
+        }
+    }
+}
+
+impl Client {
+    fn answer(&self, machine: Result<CallMachine>) -> Result<Answer> {
+        match self.drive(machine?)? {
+            Driven::Answer(a) => Ok(a),
+            Driven::Open(..) => Err(Error::InvalidRequest("expected a whole answer".into())),
+        }
+    }
+
+    fn open(&self, machine: Result<CallMachine>) -> Result<(Response, Head)> {
+        match self.drive(machine?)? {
+            Driven::Open(resp, head) => Ok((resp, head)),
+            Driven::Answer(_) => Err(Error::InvalidRequest("expected a streamed answer".into())),
+        }
+    }
+
+    /// The one loop: perform each step the machine asks for, inside the
+    /// call's span.
+    fn drive(&self, mut m: CallMachine) -> Result<Driven> {
+        #[cfg(feature = "tracing")]
+        let span = seclai_core::engine::span(&m);
+        #[cfg(feature = "tracing")]
+        let _entered = span.enter();
+        let mut resp: Option<Response> = None;
+        let mut step = m.start();
+        loop {
+            step = match step {
+                Step::FetchToken => m.on_token(Err("this client has no async token provider".into())),
+                Step::AwaitCredentials(wait) => m.on_credentials(wait.wait()),
+                Step::Refresh(r) => m.on_refresh(self.refresh(r)),
+                Step::Send(attempt) => match self.send(attempt) {
+                    Ok(mut r) => {
+                        let (status, headers) = (r.status(), std::mem::take(r.headers_mut()));
+                        resp = Some(r);
+                        m.on_head(status, headers)
+                    }
+                    Err(e) => m.on_error(e),
+                },
+                Step::ReadBody(read) => match resp.take() {
+                    Some(r) => m.on_body(read_whole(&mut r.into_body().into_reader(), read)),
+                    None => m.on_body(Ok(Bytes::new())),
+                },
+                Step::Sleep(d) => {
+                    resp = None;
+                    std::thread::sleep(d);
+                    m.on_slept()
+                }
+                Step::Open(head) => {
+                    return match resp.take() {
+                        Some(r) => Ok(Driven::Open(r, head)),
+                        None => Err(Error::InvalidRequest("no response to open".into())),
+                    };
+                }
+                Step::Done(r) => return r.map(Driven::Answer),
+            }
+        }
+    }
+
+    /// Send one attempt; ureq applies each of its bounds per phase.
+    fn send(&self, a: Attempt) -> std::result::Result<Response, TransportError> {
+        let build = |e: http::Error| {
+            TransportError::new(TransportKind::Other, format!("cannot build the request: {e}"))
+                .with_maybe_sent(false)
+        };
+        let builder = http::Request::builder().method(a.method).uri(&a.url);
+        let (t, h) = (a.timeouts, a.headers);
+        match a.body {
+            AttemptBody::None => self.run(with(builder.body(()).map_err(build)?, h), t),
+            AttemptBody::Bytes(b) => self.run(with(builder.body(b.as_ref()).map_err(build)?, h), t),
+            AttemptBody::Multipart(m) => {
+                let body = ureq::SendBody::from_owned_reader(m);
+                self.run(with(builder.body(body).map_err(build)?, h), t)
+            }
+        }
+    }
+
+    fn run<S: ureq::AsSendBody>(
+        &self,
+        req: http::Request<S>,
+        t: seclai_core::engine::AttemptTimeouts,
+    ) -> std::result::Result<Response, TransportError> {
+        let agent = &self.inner.http;
+        let head = t.total.map_or(t.head, |total| total.min(t.head));
+        let req = agent
+            .configure_request(req)
+            .http_status_as_error(false)
+            .timeout_connect(Some(t.connect))
+            .timeout_recv_response(Some(head))
+            .timeout_recv_body(t.total)
+            .timeout_per_read(Some(t.idle))
+            .timeout_per_write(Some(t.idle))
+            .build();
+        agent.run(req).map_err(classify)
+    }
+
+    /// Send the SSO token refresh and read its (bounded) answer.
+    fn refresh(&self, r: RefreshRequest) -> std::result::Result<(http::StatusCode, http::HeaderMap, Bytes), TransportError> {
+        let agent = &self.inner.http;
+        let req = agent
+            .configure_request(r.request)
+            .http_status_as_error(false)
+            .timeout_global(Some(r.timeout))
+            .build();
+        let mut resp = agent.run(req).map_err(classify)?;
+        let (status, headers) = (resp.status(), std::mem::take(resp.headers_mut()));
+        let read = BodyRead {
+            limit: r.limit,
+            timeout: r.timeout,
+            idle: r.timeout,
+        };
+        let body = read_whole(&mut resp.into_body().into_reader(), read)?;
+        Ok((status, headers, body))
+    }
+}
+
+fn with<S>(mut r: http::Request<S>, headers: http::HeaderMap) -> http::Request<S> {
+    *r.headers_mut() = headers;
+    r
+}
+
+/// Read a whole body: at most `read.limit + 1` bytes (one more tells the
+/// engine the limit was passed; nothing after it is read), checking the
+/// read's overall timeout after every read so a trickle cannot stretch it
+/// (a silent server hits the per-read timeout set on the request).
+pub(crate) fn read_whole(
+    reader: &mut dyn Read,
+    read: BodyRead,
+) -> std::result::Result<Bytes, TransportError> {
+    let started = std::time::Instant::now();
+    let cap = read.limit.saturating_add(1);
+    let mut out = Vec::new();
+    let mut buf = [0u8; 16 * 1024];
+    while out.len() < cap {
+        let want = buf.len().min(cap - out.len());
+        match reader.read(&mut buf[..want]) {
+            Ok(0) => break,
+            Ok(n) => out.extend_from_slice(&buf[..n]),
+            Err(e) => return Err(classify(ureq::Error::from(e)).with_maybe_sent(true)),
+        }
+        if started.elapsed() > read.timeout {
+            return Err(TransportError::new(TransportKind::Timeout, "timed out reading the response body"));
+        }
+    }
+    Ok(Bytes::from(out))
+}

@@ -1,0 +1,406 @@
+//! Bodies read as streams (run events, downloads) and written as streams
+//! (uploads). What a read means and how long it may wait comes from the
+//! core's feeds; here are only the reqwest and tokio calls.
+
+use crate::driver::SendProgress;
+use bytes::Bytes;
+use futures_core::Stream;
+use seclai_core::engine::SharedClock;
+use seclai_core::multipart::MultipartBody;
+use seclai_core::stream::{DownloadFeed, EventFeed, FeedStep, OpenedHead};
+use seclai_core::{Error, Result, RunEvent, TransportError, TransportKind};
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll, ready};
+use std::time::Duration;
+
+/// A stream of items that fetches pages as it goes; owns its client clone.
+pub type ItemStream<T> = Pin<Box<dyn Stream<Item = Result<T>> + Send>>;
+
+type ChunkStream = Pin<Box<dyn Stream<Item = reqwest::Result<Bytes>> + Send>>;
+
+/// A response body read chunk by chunk, each read within a given time.
+pub(crate) struct TimedBody {
+    body: Option<ChunkStream>,
+    timer: Option<Pin<Box<tokio::time::Sleep>>>,
+}
+
+impl TimedBody {
+    pub(crate) fn new(resp: reqwest::Response) -> Self {
+        TimedBody {
+            body: Some(Box::pin(resp.bytes_stream())),
+            timer: None,
+        }
+    }
+
+    /// The next non-empty chunk (`None` at the end), waiting at most `wait`.
+    fn poll_chunk(
+        &mut self,
+        cx: &mut Context<'_>,
+        wait: Duration,
+    ) -> Poll<std::result::Result<Option<Bytes>, TransportError>> {
+        let Some(body) = self.body.as_mut() else {
+            return Poll::Ready(Ok(None));
+        };
+        loop {
+            let timer = self
+                .timer
+                .get_or_insert_with(|| Box::pin(tokio::time::sleep(wait)));
+            let polled = body.as_mut().poll_next(cx);
+            let result = match polled {
+                Poll::Ready(Some(Ok(b))) if b.is_empty() => continue,
+                Poll::Ready(Some(Ok(b))) => Ok(Some(b)),
+                Poll::Ready(Some(Err(e))) => Err(crate::client::classify(e).with_maybe_sent(true)),
+                Poll::Ready(None) => Ok(None),
+                Poll::Pending => {
+                    ready!(timer.as_mut().poll(cx));
+                    Err(TransportError::new(TransportKind::Timeout, "no data within the idle timeout"))
+                }
+            };
+            self.timer = None;
+            if !matches!(result, Ok(Some(_))) {
+                self.body = None;
+            }
+            return Poll::Ready(result);
+        }
+    }
+
+    pub(crate) async fn next_chunk(
+        &mut self,
+        wait: Duration,
+    ) -> std::result::Result<Option<Bytes>, TransportError> {
+        std::future::poll_fn(|cx| self.poll_chunk(cx, wait)).await
+    }
+}
+
+type WholeRead = Pin<Box<dyn std::future::Future<Output = std::result::Result<Bytes, TransportError>> + Send>>;
+
+/// The events of a streamed run: a `'static` [`Stream`] that owns its
+/// connection (no background task); dropping it closes the connection.
+///
+/// A server `error`/`timeout` event is an `Err` item
+/// ([`StreamError::ServerError`](crate::StreamError::ServerError) /
+/// [`ServerTimeout`](crate::StreamError::ServerTimeout)); a stream cut
+/// before `done` ends with
+/// [`StreamError::EndedEarly`](crate::StreamError::EndedEarly), a silent
+/// one with [`IdleTimeout`](crate::StreamError::IdleTimeout), and a call
+/// deadline that passes with [`Error::Deadline`].
+pub struct RunStream {
+    feed: EventFeed,
+    body: TimedBody,
+    whole: Option<WholeRead>,
+}
+
+impl std::fmt::Debug for RunStream {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RunStream")
+            .field("run_id", &self.feed.run_id())
+            .field("status", &self.feed.head().status())
+            .finish_non_exhaustive()
+    }
+}
+
+impl RunStream {
+    pub(crate) fn new(feed: EventFeed, body: TimedBody) -> Self {
+        RunStream {
+            feed,
+            body,
+            whole: None,
+        }
+    }
+
+    /// The run id, once an event (normally `init`) named it.
+    pub fn run_id(&self) -> Option<&str> {
+        self.feed.run_id()
+    }
+
+    /// The opening response: status, headers, request id, rate limits.
+    pub fn head(&self) -> &OpenedHead {
+        self.feed.head()
+    }
+
+    /// Read to the end and return the `done` run (no polling): a failed
+    /// run, an `error`/`timeout` event or an early end is an error.
+    pub async fn final_run(mut self) -> Result<seclai_core::seclai_gen::types::AgentRunResponse> {
+        use futures_util::StreamExt;
+        let mut fin = seclai_core::FinalRun::default();
+        while let Some(item) = self.next().await {
+            if fin.on_item(item) {
+                break;
+            }
+        }
+        fin.finish(self.run_id())
+    }
+}
+
+impl Stream for RunStream {
+    type Item = Result<RunEvent>;
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        let this = self.get_mut();
+        loop {
+            if let Some(read) = this.whole.as_mut() {
+                let body = ready!(read.as_mut().poll(cx));
+                this.whole = None;
+                this.feed.on_whole(body);
+                continue;
+            }
+            match this.feed.next_step() {
+                FeedStep::Item(item) => return Poll::Ready(Some(item)),
+                FeedStep::End => {
+                    this.body.body = None;
+                    return Poll::Ready(None);
+                }
+                FeedStep::ReadWhole(read) => {
+                    let mut body = std::mem::replace(&mut this.body, TimedBody { body: None, timer: None });
+                    this.whole = Some(Box::pin(async move {
+                        let cap = read.limit.saturating_add(1);
+                        let mut out = bytes::BytesMut::new();
+                        let all = async {
+                            while out.len() < cap {
+                                match body.next_chunk(read.idle).await? {
+                                    Some(c) => out.extend_from_slice(&c[..c.len().min(cap - out.len())]),
+                                    None => break,
+                                }
+                            }
+                            Ok(())
+                        };
+                        match tokio::time::timeout(read.timeout, all).await {
+                            Ok(Ok(())) => Ok(out.freeze()),
+                            Ok(Err(e)) => Err(e),
+                            Err(_) => Err(TransportError::new(TransportKind::Timeout, "timed out reading the answer")),
+                        }
+                    }));
+                }
+                FeedStep::Read(wait) => {
+                    let chunk = ready!(this.body.poll_chunk(cx, wait));
+                    match chunk {
+                        Ok(Some(bytes)) => this.feed.on_chunk(Ok(Some(&bytes))),
+                        Ok(None) => this.feed.on_chunk(Ok(None)),
+                        Err(e) => this.feed.on_chunk(Err(e)),
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// A download in progress: the opening response now, the body on demand
+/// (a [`Stream`] of chunks). No overall timeout applies unless the call set
+/// a deadline; a read that waits longer than the idle timeout fails.
+pub struct Download {
+    feed: DownloadFeed,
+    body: TimedBody,
+}
+
+impl std::fmt::Debug for Download {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let head = self.feed.head();
+        f.debug_struct("Download")
+            .field("content_type", &head.content_type())
+            .field("file_name", &head.file_name())
+            .field("content_length", &head.content_length())
+            .finish_non_exhaustive()
+    }
+}
+
+impl std::ops::Deref for Download {
+    type Target = OpenedHead;
+    /// The opening response: `status()`, `headers()`, `content_type()`,
+    /// `file_name()`, `content_length()`, `request_id()`.
+    fn deref(&self) -> &OpenedHead {
+        self.feed.head()
+    }
+}
+
+impl Download {
+    pub(crate) fn new(feed: DownloadFeed, body: TimedBody) -> Self {
+        Download { feed, body }
+    }
+
+    /// Report progress as `(bytes so far, total if known)`.
+    pub fn progress(mut self, callback: impl Fn(u64, Option<u64>) + Send + Sync + 'static) -> Self {
+        self.feed.set_progress(callback);
+        self
+    }
+
+    /// The next chunk of the body, `None` at the end.
+    pub async fn chunk(&mut self) -> Result<Option<Bytes>> {
+        std::future::poll_fn(|cx| self.poll_chunk(cx)).await
+    }
+
+    fn poll_chunk(&mut self, cx: &mut Context<'_>) -> Poll<Result<Option<Bytes>>> {
+        let wait = match self.feed.next_read() {
+            Ok(Some(wait)) => wait,
+            Ok(None) => return Poll::Ready(Ok(None)),
+            Err(e) => return Poll::Ready(Err(e)),
+        };
+        let read = ready!(self.body.poll_chunk(cx, wait));
+        Poll::Ready(match read {
+            Ok(Some(b)) => self.feed.on_read(Ok(b.len())).map(|_| Some(b)),
+            Ok(None) => self.feed.on_read(Ok(0)).map(|_| None),
+            Err(e) => self.feed.on_read(Err(e)).map(|_| None),
+        })
+    }
+
+    /// The whole body in memory (for small files).
+    pub async fn bytes(mut self) -> Result<Bytes> {
+        let mut out = bytes::BytesMut::new();
+        while let Some(b) = self.chunk().await? {
+            out.extend_from_slice(&b);
+        }
+        Ok(out.freeze())
+    }
+
+    /// Stream the body to `path` through a temporary file in the same
+    /// directory, renamed over `path` only when the whole body arrived; on
+    /// any failure nothing is left at `path`. The file is written on
+    /// tokio's blocking pool while the next part of the body arrives.
+    pub async fn write_to(mut self, path: impl AsRef<Path>) -> Result<PathBuf> {
+        let target = path.as_ref().to_path_buf();
+        let file = off_task(move || seclai_core::download::AtomicFile::create(&target)).await??;
+        let mut writer = BackgroundWriter::new(file);
+        loop {
+            match self.chunk().await {
+                Ok(Some(chunk)) => writer.push(&chunk).await?,
+                Ok(None) => return writer.finish().await,
+                Err(e) => {
+                    writer.abort().await;
+                    return Err(e);
+                }
+            }
+        }
+    }
+}
+
+impl Stream for Download {
+    type Item = Result<Bytes>;
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Bytes>>> {
+        self.get_mut().poll_chunk(cx).map(Result::transpose)
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Uploads
+// ---------------------------------------------------------------------------
+
+const CHUNK: usize = 64 * 1024;
+
+/// Turn a multipart body into a streamed reqwest body: 64 KiB reads, each
+/// on the blocking pool; every chunk taken by the connection is progress.
+pub(crate) fn upload_body(body: MultipartBody, progress: Arc<SendProgress>, clock: SharedClock) -> reqwest::Body {
+    let chunks = futures_util::stream::unfold(Some(body), move |state| {
+        let (progress, clock) = (progress.clone(), clock.clone());
+        async move {
+            progress.advance(clock.now());
+            let mut body = state?;
+            let read = tokio::task::spawn_blocking(move || {
+                let mut buf = vec![0u8; CHUNK];
+                let read = body.read(&mut buf).map(|n| {
+                    buf.truncate(n);
+                    Bytes::from(buf)
+                });
+                (body, read)
+            })
+            .await;
+            match read {
+                Ok((_, Ok(chunk))) if chunk.is_empty() => {
+                    progress.finish(clock.now());
+                    None
+                }
+                Ok((body, Ok(chunk))) => Some((Ok(chunk), Some(body))),
+                Ok((_, Err(e))) => Some((Err(e), None)),
+                Err(e) => Some((Err(std::io::Error::other(e)), None)),
+            }
+        }
+    });
+    reqwest::Body::wrap_stream(chunks)
+}
+
+// ---------------------------------------------------------------------------
+// Writing downloads
+// ---------------------------------------------------------------------------
+
+/// The size of each of the two buffers a download is written through.
+const WRITE_BATCH: usize = 64 * 1024;
+
+/// Run local file I/O on tokio's blocking pool, never on the async task.
+async fn off_task<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) -> Result<T> {
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|e| io_error("file I/O", &e))
+}
+
+fn io_error(what: &str, e: &dyn std::fmt::Display) -> Error {
+    Error::Transport(TransportError::new(TransportKind::Io, format!("{what}: {e}")))
+}
+
+type WriteResult = std::io::Result<(seclai_core::download::AtomicFile, Vec<u8>)>;
+
+/// Writes a download on the blocking pool while the next batch fills: two
+/// reusable buffers, at most one write in flight.
+struct BackgroundWriter {
+    idle: Option<(seclai_core::download::AtomicFile, Vec<u8>)>,
+    in_flight: Option<tokio::task::JoinHandle<WriteResult>>,
+    filling: Vec<u8>,
+}
+
+impl BackgroundWriter {
+    fn new(file: seclai_core::download::AtomicFile) -> Self {
+        BackgroundWriter {
+            idle: Some((file, Vec::with_capacity(WRITE_BATCH))),
+            in_flight: None,
+            filling: Vec::with_capacity(WRITE_BATCH),
+        }
+    }
+
+    async fn push(&mut self, mut data: &[u8]) -> Result<()> {
+        while !data.is_empty() {
+            let n = (WRITE_BATCH - self.filling.len()).min(data.len());
+            self.filling.extend_from_slice(&data[..n]);
+            data = &data[n..];
+            if self.filling.len() == WRITE_BATCH {
+                self.flush().await?;
+            }
+        }
+        Ok(())
+    }
+
+    async fn flush(&mut self) -> Result<()> {
+        let (mut file, mut spare) = self.settle().await?;
+        spare.clear();
+        let full = std::mem::replace(&mut self.filling, spare);
+        self.in_flight = Some(tokio::task::spawn_blocking(move || {
+            file.write_all(&full)?;
+            Ok((file, full))
+        }));
+        Ok(())
+    }
+
+    async fn settle(&mut self) -> Result<(seclai_core::download::AtomicFile, Vec<u8>)> {
+        if let Some(write) = self.in_flight.take() {
+            return write
+                .await
+                .map_err(|e| io_error("file I/O", &e))?
+                .map_err(|e| io_error("writing the download", &e));
+        }
+        self.idle
+            .take()
+            .ok_or_else(|| io_error("writing the download", &"an earlier write failed"))
+    }
+
+    async fn finish(mut self) -> Result<PathBuf> {
+        if !self.filling.is_empty() {
+            self.flush().await?;
+        }
+        let (file, _) = self.settle().await?;
+        off_task(move || file.commit()).await?
+    }
+
+    async fn abort(mut self) {
+        if let Ok((file, _)) = self.settle().await {
+            let _ = off_task(move || file.discard()).await;
+        }
+    }
+}

@@ -398,16 +398,20 @@ fn child(kind: &str, size: u64) {
     let baseline = rss_kib("VmRSS:");
     match kind {
         "async-upload" => {
-            rt().block_on(a.upload_file_to_source("s", seclai::Upload::path(&file).unwrap()))
-                .unwrap();
+            rt().block_on(
+                a.upload_file_to_source("s", seclai::Upload::path(&file).unwrap())
+                    .send(),
+            )
+            .unwrap();
         }
         "blocking-upload" => {
             b.upload_file_to_source("s", seclai_blocking::Upload::path(&file).unwrap())
+                .send()
                 .unwrap();
         }
         "async-download" => {
             rt().block_on(async {
-                a.download(seclai::ops::DownloadSourceExport::new("s", "e"))
+                a.download_source_export("s", "e")
                     .await?
                     .write_to(&target)
                     .await
@@ -415,7 +419,8 @@ fn child(kind: &str, size: u64) {
             .unwrap();
         }
         _ => {
-            b.download(seclai::ops::DownloadSourceExport::new("s", "e"))
+            b.download_source_export("s", "e")
+                .send()
                 .unwrap()
                 .write_to(&target)
                 .unwrap();

@@ -386,8 +386,8 @@ macro_rules! behaviour_suite {
             let c = client(&server);
             let recorder = $crate::spans::SpanRecorder::default();
             tracing::subscriber::with_default(recorder.clone(), || {
-                run!(c.download_source_export("s", "e")).unwrap();
-                run!(c.upload_file_to_source("s", $krate::Upload::bytes("a.txt", b"a".to_vec()))).unwrap();
+                send!(c.download_source_export("s", "e")).unwrap();
+                send!(c.upload_file_to_source("s", $krate::Upload::bytes("a.txt", b"a".to_vec()))).unwrap();
             });
             let calls = recorder.calls();
             let seen: Vec<(&str, &str)> = calls.iter().map(|f| (f["operation"].as_str(), f["status"].as_str())).collect();
@@ -643,7 +643,7 @@ macro_rules! behaviour_suite {
         #[test]
         fn payment_and_validation_errors_are_the_calls_own() {
             let server = RawServer::start(vec![Script::json(402, r#"{"detail":"insufficient credits"}"#)]);
-            let e = run!(client(&server).run_streaming_agent("a1", &stream_req())).unwrap_err();
+            let e = send!(client(&server).run_streaming_agent("a1", &stream_req())).unwrap_err();
             assert_eq!(e.status().map(|s| s.as_u16()), Some(402));
             let server = RawServer::start(vec![Script::json(422, r#"{"detail":[{"loc":["body"],"msg":"bad"}]}"#)]);
             let e = run!(client(&server).run_streaming_agent_and_wait("a1", &stream_req())).unwrap_err();
@@ -780,7 +780,7 @@ macro_rules! behaviour_suite {
             let s2 = seen.clone();
             let up = Upload::path(&path).unwrap().title("Q3").metadata(serde_json::json!({"k": "v"}))
                 .progress(move |sent, total| *s2.lock().unwrap() = (sent, total));
-            let r = run!(client(&server).upload_file_to_source("src-1", up)).unwrap();
+            let r = send!(client(&server).upload_file_to_source("src-1", up)).unwrap();
             assert_eq!((r.filename.as_str(), r.status.as_str()), ("r.txt", "processing"));
             let req = &server.requests()[0];
             assert_eq!(req.method, "POST");
@@ -802,7 +802,7 @@ macro_rules! behaviour_suite {
             std::fs::write(&path, b"# twice").unwrap();
             let turned_away = Script::response(429, &[("retry-after", "0")], "");
             let server = RawServer::start(vec![turned_away.clone(), upload_response()]);
-            run!(client(&server).upload_file_to_source("s", Upload::path(&path).unwrap())).unwrap();
+            send!(client(&server).upload_file_to_source("s", Upload::path(&path).unwrap())).unwrap();
             let reqs = server.requests();
             assert_eq!(reqs.len(), 2);
             assert_eq!(reqs[0].body, reqs[1].body, "the same complete body both times");
@@ -810,7 +810,7 @@ macro_rules! behaviour_suite {
 
             let server = RawServer::start(vec![turned_away, upload_response()]);
             let up = Upload::reader("r.md", std::io::Cursor::new(b"# once".to_vec()), None);
-            let e = run!(client(&server).upload_file_to_source("s", up)).unwrap_err();
+            let e = send!(client(&server).upload_file_to_source("s", up)).unwrap_err();
             assert_eq!(e.status(), Some(http::StatusCode::TOO_MANY_REQUESTS), "{e}");
             assert_eq!(server.hits(), 1, "a reader cannot be replayed");
         }
@@ -821,7 +821,7 @@ macro_rules! behaviour_suite {
             let server = RawServer::start(vec![Script::silent_after(head)]);
             let c = builder(&server).api_key("k").read_timeout(Duration::from_millis(300)).build().unwrap();
             let started = std::time::Instant::now();
-            let e = run!(c.upload_file_to_source("s", Upload::bytes("a.txt", b"abc".to_vec()))).unwrap_err();
+            let e = send!(c.upload_file_to_source("s", Upload::bytes("a.txt", b"abc".to_vec()))).unwrap_err();
             assert!(matches!(e, Error::Transport(ref t) if t.kind == $krate::TransportKind::Timeout), "{e:?}");
             assert!(started.elapsed() < Duration::from_secs(5), "{:?}", started.elapsed());
             assert_eq!(server.hits(), 1, "an upload is a POST: not resent after a timeout");
@@ -834,7 +834,7 @@ macro_rules! behaviour_suite {
             assert!(matches!(Upload::path(dir.path().join("missing.pdf")), Err(Error::InvalidRequest(_))));
             assert!(matches!(Upload::path(dir.path()), Err(Error::InvalidRequest(_))));
             let big = Upload::reader("big.bin", std::io::repeat(0), Some(209_715_201));
-            let e = run!(client(&server).upload_agent_input("a1", big)).unwrap_err();
+            let e = send!(client(&server).upload_agent_input("a1", big)).unwrap_err();
             assert!(matches!(e, Error::InvalidRequest(ref m) if m.contains("209715200") || m.contains("209,715,200") || m.contains("200 MiB")), "{e}");
             assert_eq!(server.hits(), 0);
         }
@@ -853,7 +853,7 @@ macro_rules! behaviour_suite {
             }
             let server = RawServer::start(vec![upload_response()]);
             let up = Upload::reader("x.bin", Failing(100_000), None);
-            let e = run!(client(&server).upload_file_to_content("v1", up)).unwrap_err();
+            let e = send!(client(&server).upload_file_to_content("v1", up)).unwrap_err();
             assert!(!e.is_retryable(), "{e:?}");
             assert!(server.requests().len() <= 1);
         }
@@ -868,7 +868,7 @@ macro_rules! behaviour_suite {
             let target = dir.path().join("out.zip");
             let seen = Arc::new(AtomicUsize::new(0));
             let s2 = seen.clone();
-            let dl = run!(client(&server).download_source_export("src", "exp")).unwrap();
+            let dl = send!(client(&server).download_source_export("src", "exp")).unwrap();
             assert_eq!(dl.file_name().as_deref(), Some("export.zip"));
             assert_eq!(dl.content_type(), Some("application/zip"));
             let dl = dl.progress(move |n, _| s2.store(n as usize, Ordering::SeqCst));
@@ -883,12 +883,12 @@ macro_rules! behaviour_suite {
             let server = RawServer::start(vec![Script::partial_body(200, 100_000, vec![1u8; 1000])]);
             let dir = tempfile::tempdir().unwrap();
             let target = dir.path().join("out.bin");
-            let dl = run!(client(&server).download_agent_run_attachment("r1", "att")).unwrap();
+            let dl = send!(client(&server).download_agent_run_attachment("r1", "att")).unwrap();
             assert!(run!(dl.write_to(&target)).is_err());
             assert!(!target.exists());
             assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0, "no temp file left");
             let server = RawServer::start(vec![Script::json(404, r#"{"detail":"no export"}"#)]);
-            let e = run!(client(&server).download_source_export("s", "e")).unwrap_err();
+            let e = send!(client(&server).download_source_export("s", "e")).unwrap_err();
             assert!(e.is_not_found());
         }
 
@@ -900,7 +900,7 @@ macro_rules! behaviour_suite {
             let c = builder(&server).api_key("k").timeout(Duration::from_millis(200)).read_timeout(Duration::from_secs(2)).build().unwrap();
             let dir = tempfile::tempdir().unwrap();
             let target = dir.path().join("slow.bin");
-            let dl = run!(c.download_source_export("s", "e")).unwrap();
+            let dl = send!(c.download_source_export("s", "e")).unwrap();
             run!(dl.write_to(&target)).unwrap();
             assert_eq!(std::fs::read(&target).unwrap().len(), 6000);
 
@@ -911,7 +911,7 @@ macro_rules! behaviour_suite {
             let c = builder(&server).api_key("k").read_timeout(Duration::from_millis(300)).build().unwrap();
             let target = dir.path().join("silent.bin");
             let started = std::time::Instant::now();
-            let dl = run!(c.download_source_export("s", "e")).unwrap();
+            let dl = send!(c.download_source_export("s", "e")).unwrap();
             let e = run!(dl.write_to(&target)).unwrap_err();
             assert!(matches!(e, Error::Stream(StreamError::IdleTimeout { .. })), "{e:?}");
             assert!(started.elapsed() < Duration::from_secs(5));

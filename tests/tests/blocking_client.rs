@@ -18,12 +18,12 @@ macro_rules! run {
 }
 macro_rules! stream_all {
     ($open:expr) => {
-        $open.map(|stream| stream.collect::<Vec<_>>())
+        $open.send().map(|stream| stream.collect::<Vec<_>>())
     };
 }
 macro_rules! final_run {
     ($open:expr) => {
-        $open.and_then(|stream| stream.final_run())
+        $open.send().and_then(|stream| stream.final_run())
     };
 }
 

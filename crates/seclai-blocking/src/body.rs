@@ -11,11 +11,16 @@ use std::path::{Path, PathBuf};
 
 type Reader = ureq::BodyReader<'static>;
 
-fn read_some(reader: &mut Option<Reader>, buf: &mut [u8]) -> std::result::Result<usize, TransportError> {
+fn read_some(
+    reader: &mut Option<Reader>,
+    buf: &mut [u8],
+) -> std::result::Result<usize, TransportError> {
     let Some(r) = reader.as_mut() else {
         return Ok(0);
     };
-    let read = r.read(buf).map_err(|e| classify(ureq::Error::from(e)).with_maybe_sent(true));
+    let read = r
+        .read(buf)
+        .map_err(|e| classify(ureq::Error::from(e)).with_maybe_sent(true));
     if !matches!(read, Ok(n) if n > 0) {
         *reader = None;
     }

@@ -196,9 +196,13 @@ pub(crate) fn classify(e: ureq::Error) -> TransportError {
         E::NativeTls(_) | E::Der(_) => (TransportKind::Tls, true),
         _ => (TransportKind::Other, true),
     };
-    TransportError::new(kind, e.to_string())
-        .with_maybe_sent(maybe_sent)
-        .with_source(e)
+    let err = TransportError::new(kind, e.to_string()).with_maybe_sent(maybe_sent);
+    // The I/O error itself, so that a failure of the upload's own reader
+    // is recognised in the chain.
+    match e {
+        ureq::Error::Io(io) => err.with_source(io),
+        other => err.with_source(other),
+    }
 }
 
 #[cfg(feature = "rustls")]

@@ -6,7 +6,9 @@ use crate::body::{Download, ItemIter, RunStream};
 use crate::client::{Client, classify};
 use bytes::Bytes;
 use seclai_core::call::{Driver, PageStep, PageWalk};
-use seclai_core::engine::{Answer, Attempt, AttemptBody, BodyRead, CallMachine, Head, RefreshRequest, Step};
+use seclai_core::engine::{
+    Answer, Attempt, AttemptBody, BodyRead, CallMachine, Head, RefreshRequest, Step,
+};
 use seclai_core::run_events::RunEventDecoder;
 use seclai_core::stream::{DownloadFeed, EventFeed};
 use seclai_core::wait::{WaitStep, Waiter, Watched};
@@ -48,7 +50,10 @@ impl Driver for Client {
 
     fn download(&self, machine: Result<CallMachine>) -> Result<Download> {
         let (resp, head) = self.open(machine)?;
-        Ok(Download::new(DownloadFeed::new(head), resp.into_body().into_reader()))
+        Ok(Download::new(
+            DownloadFeed::new(head),
+            resp.into_body().into_reader(),
+        ))
     }
 
     fn items<T: DeserializeOwned + Send + 'static>(&self, walk: PageWalk<T>) -> ItemIter<T> {
@@ -71,6 +76,10 @@ impl Driver for Client {
                 }
             }
         })))
+    }
+
+    fn collect<T: DeserializeOwned + Send + 'static>(&self, walk: PageWalk<T>) -> Result<Vec<T>> {
+        self.items(walk).collect()
     }
 
     fn wait<T>(&self, mut waiter: Waiter<T>) -> Result<T>
@@ -133,7 +142,9 @@ impl Client {
         let mut step = m.start();
         loop {
             step = match step {
-                Step::FetchToken => m.on_token(Err("this client has no async token provider".into())),
+                Step::FetchToken => {
+                    m.on_token(Err("this client has no async token provider".into()))
+                }
                 Step::AwaitCredentials(wait) => m.on_credentials(wait.wait()),
                 Step::Refresh(r) => m.on_refresh(self.refresh(r)),
                 Step::Send(attempt) => match self.send(attempt) {
@@ -167,8 +178,11 @@ impl Client {
     /// Send one attempt; ureq applies each of its bounds per phase.
     fn send(&self, a: Attempt) -> std::result::Result<Response, TransportError> {
         let build = |e: http::Error| {
-            TransportError::new(TransportKind::Other, format!("cannot build the request: {e}"))
-                .with_maybe_sent(false)
+            TransportError::new(
+                TransportKind::Other,
+                format!("cannot build the request: {e}"),
+            )
+            .with_maybe_sent(false)
         };
         let builder = http::Request::builder().method(a.method).uri(&a.url);
         let (t, h) = (a.timeouts, a.headers);
@@ -202,7 +216,10 @@ impl Client {
     }
 
     /// Send the SSO token refresh and read its (bounded) answer.
-    fn refresh(&self, r: RefreshRequest) -> std::result::Result<(http::StatusCode, http::HeaderMap, Bytes), TransportError> {
+    fn refresh(
+        &self,
+        r: RefreshRequest,
+    ) -> std::result::Result<(http::StatusCode, http::HeaderMap, Bytes), TransportError> {
         let agent = &self.inner.http;
         let req = agent
             .configure_request(r.request)
@@ -246,7 +263,10 @@ pub(crate) fn read_whole(
             Err(e) => return Err(classify(ureq::Error::from(e)).with_maybe_sent(true)),
         }
         if started.elapsed() > read.timeout {
-            return Err(TransportError::new(TransportKind::Timeout, "timed out reading the response body"));
+            return Err(TransportError::new(
+                TransportKind::Timeout,
+                "timed out reading the response body",
+            ));
         }
     }
     Ok(Bytes::from(out))

@@ -45,14 +45,21 @@ pub trait Driver: Clone + Send + Sync + 'static {
         F: FnOnce(Answer) -> Result<T> + Send + 'static;
 
     /// Run `machine` until its answer opens and read it as run events.
-    fn events(&self, machine: Result<CallMachine>, decoder: RunEventDecoder)
-    -> Self::Out<Self::Events>;
+    fn events(
+        &self,
+        machine: Result<CallMachine>,
+        decoder: RunEventDecoder,
+    ) -> Self::Out<Self::Events>;
 
     /// Run `machine` until its answer opens, for reading as a download.
     fn download(&self, machine: Result<CallMachine>) -> Self::Out<Self::Download>;
 
     /// The items of the pages `walk` asks for.
     fn items<T: DeserializeOwned + Send + 'static>(&self, walk: PageWalk<T>) -> Self::Items<T>;
+
+    /// Every item of the pages `walk` asks for, in one vector.
+    fn collect<T: DeserializeOwned + Send + 'static>(&self, walk: PageWalk<T>)
+    -> Self::Out<Vec<T>>;
 
     /// Run a wait (stream-then-poll, call-then-poll, poll) to its end.
     fn wait<T>(&self, waiter: crate::wait::Waiter<T>) -> Self::Out<T>
@@ -119,11 +126,9 @@ impl JsonBody for Json {}
 impl JsonBody for Events {}
 
 /// One call being set up: optional inputs and per-call options chain on it;
-/// `.send()` sends it (async: `.await` it too).
+/// `.send()` sends it (async: `.await` it too). With the async client:
 ///
-/// ```no_run
-/// # async fn demo(client: seclai::Client) -> seclai::Result<()> {
-/// use std::time::Duration;
+/// ```text
 /// let agents = client
 ///     .list_agents()
 ///     .limit(20)
@@ -131,7 +136,6 @@ impl JsonBody for Events {}
 ///     .deadline(Duration::from_secs(20))
 ///     .header("x-trace", "svc-1")
 ///     .await?;
-/// # let _ = agents; Ok(()) }
 /// ```
 #[must_use = "a call does nothing until it is sent"]
 pub struct Call<C, T, K = Json> {
@@ -155,7 +159,12 @@ impl<C: Clone, T: Clone, K: Clone> Clone for Call<C, T, K> {
 impl<C, T: std::fmt::Debug, K> std::fmt::Debug for Call<C, T, K> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         // Header values may be credentials of other systems: names only.
-        let headers: Vec<&str> = self.options.headers.iter().map(|(n, _)| n.as_str()).collect();
+        let headers: Vec<&str> = self
+            .options
+            .headers
+            .iter()
+            .map(|(n, _)| n.as_str())
+            .collect();
         f.debug_struct("Call")
             .field("target", &self.target)
             .field("kind", &std::any::type_name::<K>().rsplit("::").next())
@@ -374,6 +383,17 @@ impl<C: Driver, O: Paginated> Call<C, O, Json> {
 
     /// Like [`paginate`](Self::paginate), stopping after `max_items` items.
     pub fn paginate_max(self, max_items: Option<usize>) -> C::Items<O::Item> {
+        let (client, walk) = self.walk(max_items);
+        client.items(walk)
+    }
+
+    /// At most `max_items` items, fetched page by page, in one vector.
+    pub fn collect_all(self, max_items: usize) -> C::Out<Vec<O::Item>> {
+        let (client, walk) = self.walk(Some(max_items));
+        client.collect(walk)
+    }
+
+    fn walk(self, max_items: Option<usize>) -> (C, PageWalk<O::Item>) {
         let pager = Pager::for_operation(&self.target, max_items);
         let (client, op, options) = (self.client, self.target, self.options);
         let config = client.config().clone();
@@ -385,7 +405,7 @@ impl<C: Driver, O: Paginated> Call<C, O, Json> {
                 Ok(CallMachine::new(&config, prepared, Expect::Whole))
             }),
         );
-        client.items(walk)
+        (client, walk)
     }
 }
 
@@ -483,12 +503,59 @@ impl<T: DeserializeOwned> PageWalk<T> {
 
     /// The answer of the last [`PageStep::Fetch`].
     pub fn on_page(&mut self, answer: Result<Answer>) {
-        let page: Result<PageData<T>> = answer.and_then(|a| {
-            crate::paging::read_page(a.status, &a.body, &self.items_key)
-        });
+        let page: Result<PageData<T>> =
+            answer.and_then(|a| crate::paging::read_page(a.status, &a.body, &self.items_key));
         match page {
             Ok(page) => self.buffer.extend(self.pager.observe(page)),
             Err(e) => self.failed = Some(e),
         }
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Awaiting a call (the async client)
+// ---------------------------------------------------------------------------
+
+impl<C: Driver, T: Target> std::future::IntoFuture for Call<C, T, Json>
+where
+    C::Out<T::Output>: std::future::Future<Output = Result<T::Output>>,
+{
+    type Output = Result<T::Output>;
+    type IntoFuture = C::Out<T::Output>;
+    fn into_future(self) -> Self::IntoFuture {
+        self.send()
+    }
+}
+
+impl<C: Driver, T: Target> std::future::IntoFuture for Call<C, T, Multipart>
+where
+    C::Out<T::Output>: std::future::Future<Output = Result<T::Output>>,
+{
+    type Output = Result<T::Output>;
+    type IntoFuture = C::Out<T::Output>;
+    fn into_future(self) -> Self::IntoFuture {
+        self.send()
+    }
+}
+
+impl<C: Driver, T: Target> std::future::IntoFuture for Call<C, T, Events>
+where
+    C::Out<C::Events>: std::future::Future<Output = Result<C::Events>>,
+{
+    type Output = Result<C::Events>;
+    type IntoFuture = C::Out<C::Events>;
+    fn into_future(self) -> Self::IntoFuture {
+        self.send()
+    }
+}
+
+impl<C: Driver, T: Target> std::future::IntoFuture for Call<C, T, Download>
+where
+    C::Out<C::Download>: std::future::Future<Output = Result<C::Download>>,
+{
+    type Output = Result<C::Download>;
+    type IntoFuture = C::Out<C::Download>;
+    fn into_future(self) -> Self::IntoFuture {
+        self.send()
     }
 }

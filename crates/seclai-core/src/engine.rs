@@ -372,8 +372,14 @@ enum State {
     Ready,
     Refreshing(RefreshTicket),
     Sent,
-    ReadingAnswer { status: StatusCode, headers: HeaderMap },
-    ReadingError { status: StatusCode, headers: HeaderMap },
+    ReadingAnswer {
+        status: StatusCode,
+        headers: HeaderMap,
+    },
+    ReadingError {
+        status: StatusCode,
+        headers: HeaderMap,
+    },
     Sleeping,
     Over,
 }
@@ -497,7 +503,10 @@ impl CallMachine {
         if let Err(e) = self.left() {
             return self.done(Err(e));
         }
-        if matches!(self.config().credentials(), crate::auth::Credentials::External) {
+        if matches!(
+            self.config().credentials(),
+            crate::auth::Credentials::External
+        ) {
             return Step::FetchToken;
         }
         match self.config().credentials().resolve_step() {
@@ -509,8 +518,11 @@ impl CallMachine {
             }
             Ok(ResolveStep::Refresh(ticket)) => match ticket.request() {
                 Ok(request) => {
-                    let timeout =
-                        self.clamp(self.config().timeout().unwrap_or(self.config().read_timeout()));
+                    let timeout = self.clamp(
+                        self.config()
+                            .timeout()
+                            .unwrap_or(self.config().read_timeout()),
+                    );
                     self.state = State::Refreshing(ticket);
                     Step::Refresh(RefreshRequest {
                         request,

@@ -9,9 +9,15 @@ use crate::poll::PollPolicy;
 use crate::render::CallOptions;
 use crate::wait::{CheckCall, WaitOptions, Waiter};
 use seclai_gen::ops;
-use seclai_gen::types::{AgentRunRequest, AgentRunResponse, AgentRunStreamRequest, UploadAgentInputApiResponse};
+use seclai_gen::types::{
+    AgentRunRequest, AgentRunResponse, AgentRunStreamRequest, UploadAgentInputApiResponse,
+};
 
-fn machine<T: Target>(config: &crate::config::ClientConfig, target: &T, expect: Expect) -> Result<CallMachine> {
+fn machine<T: Target>(
+    config: &crate::config::ClientConfig,
+    target: &T,
+    expect: Expect,
+) -> Result<CallMachine> {
     let prepared = target.render(config, &CallOptions::default())?;
     Ok(CallMachine::new(config, prepared, expect))
 }
@@ -20,12 +26,18 @@ fn machine<T: Target>(config: &crate::config::ClientConfig, target: &T, expect: 
 fn run_check(config: &crate::config::ClientConfig) -> CheckCall {
     let config = config.clone();
     Box::new(move |id, left| {
-        machine(&config, &ops::GetAgentRun::new(id), Expect::Whole).map(|m| m.deadline_at_most(left))
+        machine(&config, &ops::GetAgentRun::new(id), Expect::Whole)
+            .map(|m| m.deadline_at_most(left))
     })
 }
 
 /// Stream a run, then poll it if the stream does not end it.
-pub fn stream_and_wait<C: Driver>(client: &C, agent_id: String, body: &AgentRunStreamRequest, options: &WaitOptions) -> Waiter<AgentRunResponse> {
+pub fn stream_and_wait<C: Driver>(
+    client: &C,
+    agent_id: String,
+    body: &AgentRunStreamRequest,
+    options: &WaitOptions,
+) -> Waiter<AgentRunResponse> {
     let config = client.config();
     let op = ops::RunStreamingAgent::new(agent_id, body.clone());
     let stream = machine(config, &op, Expect::Stream).map(|m| m.accept("text/event-stream"));
@@ -33,24 +45,46 @@ pub fn stream_and_wait<C: Driver>(client: &C, agent_id: String, body: &AgentRunS
 }
 
 /// Start a run, then poll it to a terminal status.
-pub fn run_and_poll<C: Driver>(client: &C, agent_id: String, body: &AgentRunRequest, policy: &PollPolicy) -> Waiter<AgentRunResponse> {
+pub fn run_and_poll<C: Driver>(
+    client: &C,
+    agent_id: String,
+    body: &AgentRunRequest,
+    policy: &PollPolicy,
+) -> Waiter<AgentRunResponse> {
     let config = client.config();
-    let first = machine(config, &ops::RunAgent::new(agent_id, body.clone()), Expect::Whole);
+    let first = machine(
+        config,
+        &ops::RunAgent::new(agent_id, body.clone()),
+        Expect::Whole,
+    );
     Waiter::call_then_poll(config, first, policy, run_check(config))
 }
 
 /// Poll a run to a terminal status.
-pub fn wait_for_run<C: Driver>(client: &C, run_id: String, policy: &PollPolicy) -> Waiter<AgentRunResponse> {
+pub fn wait_for_run<C: Driver>(
+    client: &C,
+    run_id: String,
+    policy: &PollPolicy,
+) -> Waiter<AgentRunResponse> {
     let config = client.config();
     Waiter::poll(config, run_id, policy, run_check(config))
 }
 
 /// Poll an agent input upload until `ready` or `failed`.
-pub fn wait_for_upload<C: Driver>(client: &C, agent_id: String, upload_id: String, policy: &PollPolicy) -> Waiter<UploadAgentInputApiResponse> {
+pub fn wait_for_upload<C: Driver>(
+    client: &C,
+    agent_id: String,
+    upload_id: String,
+    policy: &PollPolicy,
+) -> Waiter<UploadAgentInputApiResponse> {
     let config = client.config().clone();
     let check: CheckCall = Box::new(move |id, left| {
-        machine(&config, &ops::GetAgentInputUploadStatus::new(agent_id.clone(), id), Expect::Whole)
-            .map(|m| m.deadline_at_most(left))
+        machine(
+            &config,
+            &ops::GetAgentInputUploadStatus::new(agent_id.clone(), id),
+            Expect::Whole,
+        )
+        .map(|m| m.deadline_at_most(left))
     });
     Waiter::poll(client.config(), upload_id, policy, check)
 }

@@ -41,19 +41,19 @@ pub mod wait;
 pub mod webhook;
 
 pub use auth::{Credentials, ResolveStep, TokenProvider};
+pub use call::{Call, Download, Events, Json, Multipart};
 pub use config::{ApiVersion, ClientConfig, ConfigBuilder};
 pub use error::{ApiError, DecodeError, Error, Result, StreamError, TransportError, TransportKind};
 pub use exchange::{Exchange, Response};
+#[doc(hidden)]
+pub use http as __http;
 pub use poll::{PollPolicy, PollSchedule};
 pub use ratelimit::RateLimit;
 pub use render::{CallOptions, Prepared};
 pub use retry::{Decision, Outcome, RetryBudget, RetryPolicy};
 pub use run_events::{EventPump, FinalRun, RunEvent, RunEventDecoder};
 pub use seclai_gen;
-#[doc(hidden)]
-pub use http as __http;
-pub use call::{Call, Download, Events, Json, Multipart};
-pub use stream::OpenedHead;
 pub use secret::Secret;
 pub use sse::{SseDecoder, SseError, SseEvent};
+pub use stream::OpenedHead;
 pub use wait::{Poller, StreamNext, StreamWaiter, WaitOptions};

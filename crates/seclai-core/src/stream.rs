@@ -177,9 +177,14 @@ impl EventFeed {
         match read {
             Ok(Some(bytes)) => self.pump.on_bytes(bytes),
             Ok(None) => self.pump.on_eof(),
-            Err(e) if e.kind == TransportKind::Timeout => self.pump.on_error(self.bounds.timed_out()),
+            Err(e) if e.kind == TransportKind::Timeout => {
+                self.pump.on_error(self.bounds.timed_out())
+            }
             Err(_) => self.pump.on_error(Error::Stream(StreamError::EndedEarly {
-                run_id: self.run_id.clone().or_else(|| self.pump.run_id().map(str::to_string)),
+                run_id: self
+                    .run_id
+                    .clone()
+                    .or_else(|| self.pump.run_id().map(str::to_string)),
             })),
         }
     }
@@ -189,7 +194,9 @@ impl EventFeed {
         match read {
             Ok(body) if body.len() > self.max_json => self.pump.on_error(too_large(self.max_json)),
             Ok(body) => self.pump.on_json(self.head.status, &body),
-            Err(e) if e.kind == TransportKind::Timeout => self.pump.on_error(self.bounds.timed_out()),
+            Err(e) if e.kind == TransportKind::Timeout => {
+                self.pump.on_error(self.bounds.timed_out())
+            }
             Err(e) => self.pump.on_error(Error::Transport(e)),
         }
     }

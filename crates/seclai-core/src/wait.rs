@@ -348,7 +348,12 @@ impl<T> std::fmt::Debug for Waiter<T> {
 }
 
 impl<T: Watched + serde::de::DeserializeOwned> Waiter<T> {
-    fn new(config: &crate::config::ClientConfig, policy: &PollPolicy, check: CheckCall, phase: Phase) -> Self {
+    fn new(
+        config: &crate::config::ClientConfig,
+        policy: &PollPolicy,
+        check: CheckCall,
+        phase: Phase,
+    ) -> Self {
         let clock = config.clock().clone();
         Waiter {
             started: clock.now(),
@@ -364,7 +369,12 @@ impl<T: Watched + serde::de::DeserializeOwned> Waiter<T> {
     }
 
     /// Poll the thing with id `id` until it is terminal.
-    pub fn poll(config: &crate::config::ClientConfig, id: String, policy: &PollPolicy, check: CheckCall) -> Self {
+    pub fn poll(
+        config: &crate::config::ClientConfig,
+        id: String,
+        policy: &PollPolicy,
+        check: CheckCall,
+    ) -> Self {
         let mut w = Self::new(config, policy, check, Phase::Polling);
         w.id = Some(id);
         w
@@ -439,7 +449,8 @@ impl<T: Watched + serde::de::DeserializeOwned> Waiter<T> {
 
     /// After [`WaitStep::Fetch`].
     pub fn on_answer(&mut self, answer: Result<crate::engine::Answer>) -> WaitStep<T> {
-        let value: Result<T> = answer.and_then(|a| a.decode().map(crate::exchange::Response::into_value));
+        let value: Result<T> =
+            answer.and_then(|a| a.decode().map(crate::exchange::Response::into_value));
         if let Phase::First(_) = self.phase {
             return match value {
                 Ok(v) if v.is_terminal() => {

@@ -44,7 +44,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         input: Some("hi".into()),
         ..Default::default()
     };
-    for event in client.run_streaming_agent("agent-1", &req)? {
+    for event in client.run_streaming_agent("agent-1", &req).send()? {
         if let RunEvent::Done(run) = event? {
             println!(
                 "run {}: {}",

@@ -56,7 +56,10 @@ impl TimedBody {
                 Poll::Ready(None) => Ok(None),
                 Poll::Pending => {
                     ready!(timer.as_mut().poll(cx));
-                    Err(TransportError::new(TransportKind::Timeout, "no data within the idle timeout"))
+                    Err(TransportError::new(
+                        TransportKind::Timeout,
+                        "no data within the idle timeout",
+                    ))
                 }
             };
             self.timer = None;
@@ -75,7 +78,8 @@ impl TimedBody {
     }
 }
 
-type WholeRead = Pin<Box<dyn std::future::Future<Output = std::result::Result<Bytes, TransportError>> + Send>>;
+type WholeRead =
+    Pin<Box<dyn std::future::Future<Output = std::result::Result<Bytes, TransportError>> + Send>>;
 
 /// The events of a streamed run: a `'static` [`Stream`] that owns its
 /// connection (no background task); dropping it closes the connection.
@@ -153,14 +157,22 @@ impl Stream for RunStream {
                     return Poll::Ready(None);
                 }
                 FeedStep::ReadWhole(read) => {
-                    let mut body = std::mem::replace(&mut this.body, TimedBody { body: None, timer: None });
+                    let mut body = std::mem::replace(
+                        &mut this.body,
+                        TimedBody {
+                            body: None,
+                            timer: None,
+                        },
+                    );
                     this.whole = Some(Box::pin(async move {
                         let cap = read.limit.saturating_add(1);
                         let mut out = bytes::BytesMut::new();
                         let all = async {
                             while out.len() < cap {
                                 match body.next_chunk(read.idle).await? {
-                                    Some(c) => out.extend_from_slice(&c[..c.len().min(cap - out.len())]),
+                                    Some(c) => {
+                                        out.extend_from_slice(&c[..c.len().min(cap - out.len())])
+                                    }
                                     None => break,
                                 }
                             }
@@ -169,7 +181,10 @@ impl Stream for RunStream {
                         match tokio::time::timeout(read.timeout, all).await {
                             Ok(Ok(())) => Ok(out.freeze()),
                             Ok(Err(e)) => Err(e),
-                            Err(_) => Err(TransportError::new(TransportKind::Timeout, "timed out reading the answer")),
+                            Err(_) => Err(TransportError::new(
+                                TransportKind::Timeout,
+                                "timed out reading the answer",
+                            )),
                         }
                     }));
                 }
@@ -289,7 +304,11 @@ const CHUNK: usize = 64 * 1024;
 
 /// Turn a multipart body into a streamed reqwest body: 64 KiB reads, each
 /// on the blocking pool; every chunk taken by the connection is progress.
-pub(crate) fn upload_body(body: MultipartBody, progress: Arc<SendProgress>, clock: SharedClock) -> reqwest::Body {
+pub(crate) fn upload_body(
+    body: MultipartBody,
+    progress: Arc<SendProgress>,
+    clock: SharedClock,
+) -> reqwest::Body {
     let chunks = futures_util::stream::unfold(Some(body), move |state| {
         let (progress, clock) = (progress.clone(), clock.clone());
         async move {
@@ -333,7 +352,10 @@ async fn off_task<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) 
 }
 
 fn io_error(what: &str, e: &dyn std::fmt::Display) -> Error {
-    Error::Transport(TransportError::new(TransportKind::Io, format!("{what}: {e}")))
+    Error::Transport(TransportError::new(
+        TransportKind::Io,
+        format!("{what}: {e}"),
+    ))
 }
 
 type WriteResult = std::io::Result<(seclai_core::download::AtomicFile, Vec<u8>)>;

@@ -7,7 +7,9 @@ use crate::client::{Client, classify};
 use bytes::Bytes;
 use futures_util::StreamExt;
 use seclai_core::call::{Driver, PageStep, PageWalk};
-use seclai_core::engine::{Answer, Attempt, AttemptBody, BodyRead, CallMachine, Head, RefreshRequest, Step};
+use seclai_core::engine::{
+    Answer, Attempt, AttemptBody, BodyRead, CallMachine, Head, RefreshRequest, Step,
+};
 use seclai_core::run_events::RunEventDecoder;
 use seclai_core::stream::{DownloadFeed, EventFeed};
 use seclai_core::wait::{WaitStep, Waiter, Watched};
@@ -47,7 +49,11 @@ impl Driver for Client {
         Box::pin(async move { finish(client.answer(machine).await?) })
     }
 
-    fn events(&self, machine: Result<CallMachine>, decoder: RunEventDecoder) -> BoxFuture<Result<RunStream>> {
+    fn events(
+        &self,
+        machine: Result<CallMachine>,
+        decoder: RunEventDecoder,
+    ) -> BoxFuture<Result<RunStream>> {
         let client = self.clone();
         Box::pin(async move {
             let (resp, head) = client.open(machine).await?;
@@ -82,6 +88,15 @@ impl Driver for Client {
         }))
     }
 
+    fn collect<T: DeserializeOwned + Send + 'static>(
+        &self,
+        walk: PageWalk<T>,
+    ) -> BoxFuture<Result<Vec<T>>> {
+        use futures_util::TryStreamExt;
+        let items = self.items(walk);
+        Box::pin(items.try_collect())
+    }
+
     fn wait<T>(&self, mut waiter: Waiter<T>) -> BoxFuture<Result<T>>
     where
         T: Watched + DeserializeOwned + Send + 'static,
@@ -92,7 +107,8 @@ impl Driver for Client {
             let mut step = waiter.start();
             loop {
                 step = match step {
-                    WaitStep::OpenEvents(m) => match client.events(m, RunEventDecoder::new()).await {
+                    WaitStep::OpenEvents(m) => match client.events(m, RunEventDecoder::new()).await
+                    {
                         Ok(s) => {
                             events = Some(s);
                             waiter.on_opened(Ok(()))
@@ -132,7 +148,10 @@ impl Client {
     }
 
     /// Run a call until its answer opens, inside its span.
-    pub(crate) async fn open(&self, machine: Result<CallMachine>) -> Result<(reqwest::Response, Head)> {
+    pub(crate) async fn open(
+        &self,
+        machine: Result<CallMachine>,
+    ) -> Result<(reqwest::Response, Head)> {
         match self.drive(machine?).await? {
             Driven::Open(resp, head) => Ok((resp, head)),
             Driven::Answer(_) => Err(Error::InvalidRequest("expected a streamed answer".into())),
@@ -197,7 +216,8 @@ impl Client {
     /// timeout of the server's last read.
     async fn send(&self, a: Attempt) -> std::result::Result<reqwest::Response, TransportError> {
         let url = reqwest::Url::parse(&a.url).map_err(|e| {
-            TransportError::new(TransportKind::Other, format!("invalid URL: {e}")).with_maybe_sent(false)
+            TransportError::new(TransportKind::Other, format!("invalid URL: {e}"))
+                .with_maybe_sent(false)
         })?;
         let mut req = reqwest::Request::new(a.method, url);
         *req.headers_mut() = a.headers;
@@ -211,7 +231,8 @@ impl Client {
                 progress.finish(clock.now());
             }
             AttemptBody::Multipart(m) => {
-                *req.body_mut() = Some(crate::body::upload_body(m, progress.clone(), clock.clone()));
+                *req.body_mut() =
+                    Some(crate::body::upload_body(m, progress.clone(), clock.clone()));
             }
         }
         let head = a.timeouts.head + a.timeouts.connect;
@@ -250,7 +271,10 @@ impl Client {
         r: RefreshRequest,
     ) -> std::result::Result<(http::StatusCode, http::HeaderMap, Bytes), TransportError> {
         let mut req = reqwest::Request::try_from(r.request).map_err(|e| {
-            TransportError::new(TransportKind::Other, format!("cannot build the SSO refresh: {e}"))
+            TransportError::new(
+                TransportKind::Other,
+                format!("cannot build the SSO refresh: {e}"),
+            )
         })?;
         *req.timeout_mut() = Some(r.timeout);
         let call = async {
@@ -265,7 +289,12 @@ impl Client {
         };
         tokio::time::timeout(r.timeout, call)
             .await
-            .unwrap_or_else(|_| Err(TransportError::new(TransportKind::Timeout, "the SSO refresh timed out")))
+            .unwrap_or_else(|_| {
+                Err(TransportError::new(
+                    TransportKind::Timeout,
+                    "the SSO refresh timed out",
+                ))
+            })
     }
 }
 
@@ -347,7 +376,12 @@ pub(crate) async fn read_whole(
         }
         Ok(first.unwrap_or_else(|| joined.freeze()))
     };
-    tokio::time::timeout(read.timeout, all).await.unwrap_or_else(|_| {
-        Err(TransportError::new(TransportKind::Timeout, "timed out reading the response body"))
-    })
+    tokio::time::timeout(read.timeout, all)
+        .await
+        .unwrap_or_else(|_| {
+            Err(TransportError::new(
+                TransportKind::Timeout,
+                "timed out reading the response body",
+            ))
+        })
 }

@@ -39,7 +39,11 @@ fn the_deadline_caps_every_wait_and_ends_the_call_with_its_own_error() {
     let (clock, config, prepared) = setup(options);
     let mut m = CallMachine::new(&config, prepared, Expect::Whole);
     let a = attempt(m.start());
-    assert_eq!(a.timeouts.head, Duration::from_millis(300), "read timeout capped by the deadline");
+    assert_eq!(
+        a.timeouts.head,
+        Duration::from_millis(300),
+        "read timeout capped by the deadline"
+    );
     assert_eq!(a.timeouts.total, Some(Duration::from_millis(300)));
     assert_eq!(a.headers["x-api-key"], "k");
     clock.advance(Duration::from_millis(300));
@@ -80,16 +84,27 @@ fn retries_sleep_then_send_again_and_count() {
     };
     assert!(d <= Duration::from_secs(8));
     attempt(m.on_slept());
-    assert!(matches!(m.on_head(StatusCode::OK, HeaderMap::new()), Step::ReadBody(_)));
+    assert!(matches!(
+        m.on_head(StatusCode::OK, HeaderMap::new()),
+        Step::ReadBody(_)
+    ));
 }
 
 #[test]
 fn a_post_that_may_have_arrived_is_not_resent() {
     let (_, config, _) = setup(CallOptions::default());
-    let prepared = prepare(&config, &CancelExperiment::new("e"), &CallOptions::default()).unwrap();
+    let prepared = prepare(
+        &config,
+        &CancelExperiment::new("e"),
+        &CallOptions::default(),
+    )
+    .unwrap();
     let mut m = CallMachine::new(&config, prepared, Expect::Whole);
     attempt(m.start());
-    assert!(matches!(m.on_error(timeout()), Step::Done(Err(Error::Transport(_)))));
+    assert!(matches!(
+        m.on_error(timeout()),
+        Step::Done(Err(Error::Transport(_)))
+    ));
 }
 
 #[test]

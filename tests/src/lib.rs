@@ -1,6 +1,8 @@
 //! Behaviour suites for both clients, written once ([`behaviour_suite!`])
 //! and instantiated per client in `tests/tests/*_client.rs`.
 
+pub mod bounds;
+pub mod harness;
 pub mod spans;
 mod suite;
 

@@ -29,9 +29,9 @@ pub trait Driver: Clone + Send + Sync + 'static {
     /// What sending returns: `Result<T>` (blocking) or a boxed future of it (async).
     type Out<T: Send + 'static>;
     /// An open event stream.
-    type Events: Send + 'static;
+    type Events: Send + std::fmt::Debug + 'static;
     /// An open download.
-    type Download: Send + 'static;
+    type Download: Send + std::fmt::Debug + 'static;
     /// Items of a paged list, fetched as they are consumed.
     type Items<T: Send + 'static>;
 

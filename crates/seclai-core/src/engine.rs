@@ -751,7 +751,7 @@ impl CallMachine {
     fn sleep(&mut self, delay: Duration) -> Step {
         if let Some(d) = self.deadline {
             let spent = self.elapsed();
-            if spent + delay >= d {
+            if spent.saturating_add(delay) >= d {
                 // Waiting would end past the deadline: give up now.
                 return self.done(Err(deadline_error(d, spent)));
             }

@@ -91,12 +91,19 @@ pub fn parse_retry_after(value: &HeaderValue, now: SystemTime) -> Option<Duratio
     if text.is_empty() {
         return None;
     }
-    if let Ok(secs) = text.parse::<u64>() {
-        return Some(Duration::from_secs(secs));
+    if text.bytes().all(|b| b.is_ascii_digit()) {
+        // Too many digits for a u64 is still "wait very long": saturate, so
+        // the retry policy sees a wait beyond its cap and does not retry.
+        return Some(
+            text.parse::<u64>()
+                .map_or(Duration::MAX, Duration::from_secs),
+        );
     }
     if let Ok(secs) = text.parse::<f64>() {
-        // Rejects negative, NaN and out-of-range values without panicking.
-        return Duration::try_from_secs_f64(secs).ok();
+        if secs.is_nan() || secs < 0.0 {
+            return None;
+        }
+        return Some(Duration::try_from_secs_f64(secs).unwrap_or(Duration::MAX));
     }
     let when = httpdate::parse_http_date(text).ok()?;
     Some(when.duration_since(now).unwrap_or(Duration::ZERO))
@@ -105,6 +112,23 @@ pub fn parse_retry_after(value: &HeaderValue, now: SystemTime) -> Option<Duratio
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn waits_too_long_to_represent_saturate() {
+        let now = SystemTime::now();
+        for v in ["99999999999999999999999", "1e300", "inf", "+inf"] {
+            let parsed = parse_retry_after(&HeaderValue::from_static(v), now);
+            assert_eq!(parsed, Some(Duration::MAX), "{v}");
+        }
+        assert_eq!(
+            parse_retry_after(&HeaderValue::from_static("-1"), now),
+            None
+        );
+        assert_eq!(
+            parse_retry_after(&HeaderValue::from_static("NaN"), now),
+            None
+        );
+    }
 
     fn headers(pairs: &[(&'static str, &str)]) -> HeaderMap {
         let mut map = HeaderMap::new();
@@ -188,7 +212,7 @@ mod tests {
         assert_eq!(retry_after(&h, now), Some(Duration::from_secs(120)));
         let h = headers(&[("retry-after", "0.5")]);
         assert_eq!(retry_after(&h, now), Some(Duration::from_millis(500)));
-        for bad in ["-1", "soon", "", "NaN", "1e400"] {
+        for bad in ["-1", "soon", "", "NaN"] {
             let h = headers(&[("retry-after", bad)]);
             assert_eq!(retry_after(&h, now), None, "{bad:?}");
         }

@@ -10,12 +10,15 @@
 //!   stalls, slow chunked delivery, hung connections;
 //! - [`sse`]: [`SseScript`], builders for the bytes of `text/event-stream`
 //!   responses, including a canned Seclai agent-run stream;
+//! - [`hostile`]: [`HostileServer`](hostile::HostileServer), servers that go
+//!   silent, stall, trickle, never end or echo secrets, to prove bounds;
 //! - [`demo`]: [`DemoSeclai`], a small stateful fake of the API (agents,
 //!   streamed and polled runs, uploads, downloads) for examples and demos.
 #![deny(missing_docs)]
 
 pub mod demo;
 pub mod fake;
+pub mod hostile;
 pub mod raw;
 pub mod sse;
 

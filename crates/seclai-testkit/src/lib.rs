@@ -11,13 +11,16 @@
 //! - [`sse`]: [`SseScript`], builders for the bytes of `text/event-stream`
 //!   responses, including a canned Seclai agent-run stream;
 //! - [`demo`]: [`DemoSeclai`], a small stateful fake of the API (agents,
-//!   streamed and polled runs, uploads, downloads) for examples and demos.
+//!   streamed and polled runs, uploads, downloads) for examples and demos;
+//! - [`sso_login`]: [`FakeSsoLogin`], a fake hosted sign-in (authorize and
+//!   token endpoints with PKCE) for testing `seclai auth login`.
 #![deny(missing_docs)]
 
 pub mod demo;
 pub mod fake;
 pub mod raw;
 pub mod sse;
+pub mod sso_login;
 
 #[cfg(test)]
 mod test_support;
@@ -27,3 +30,4 @@ pub use fake::FakeSeclai;
 pub use httpmock;
 pub use raw::{Action, RawServer, RecordedRequest, Script};
 pub use sse::{LineEnding, SseScript};
+pub use sso_login::FakeSsoLogin;

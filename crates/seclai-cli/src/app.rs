@@ -267,18 +267,56 @@ fn grouped(all: &[OpSpec]) -> String {
     out
 }
 
-/// The whole command tree.
-pub fn command(all: &[OpSpec]) -> Command {
-    let mut root = Command::new("seclai")
+/// Global options that take a value (to find the command word in `args`).
+const VALUED_GLOBALS: &[&str] = &[
+    "--profile",
+    "--api-key",
+    "--api-url",
+    "--api-version",
+    "--account-id",
+    "--timeout",
+    "--max-retries",
+    "--header",
+    "--sso-base-url",
+];
+
+/// The operation command `args` names, if any: the first word that is
+/// neither an option nor a global option's value.
+pub fn command_word<'a>(args: &'a [String], all: &[OpSpec]) -> Option<&'a str> {
+    let mut skip = false;
+    for a in args.iter().skip(1) {
+        if skip {
+            skip = false;
+        } else if VALUED_GLOBALS.contains(&a.as_str()) {
+            skip = true;
+        } else if !a.starts_with('-') {
+            return all.iter().any(|s| s.command() == *a).then_some(a.as_str());
+        }
+    }
+    None
+}
+
+/// The command tree: the whole of it, or (`only`) just the named operation
+/// command, which spares building ~170 commands for a single call.
+pub fn command(all: &[OpSpec], only: Option<&str>) -> Command {
+    let root = Command::new("seclai")
         .version(version())
-        .about("Every Seclai API operation from the terminal.")
         .disable_help_subcommand(true)
         .subcommand_required(true)
+        .args(global_args());
+    if let Some(name) = only {
+        return root.subcommands(
+            all.iter()
+                .filter(|s| s.command() == name)
+                .map(|s| op_command(s, all)),
+        );
+    }
+    let mut root = root
+        .about("Every Seclai API operation from the terminal.")
         .arg_required_else_help(true)
         .help_template("{name} {version}\n{about}\n\n{usage-heading} {usage}\n\n{before-help}\nOptions:\n{options}\n\n{after-help}")
         .before_help(grouped(all))
-        .after_help(EXIT_CODES_HELP)
-        .args(global_args());
+        .after_help(EXIT_CODES_HELP);
     root = root.subcommands(all.iter().map(|s| op_command(s, all)));
     root = root.subcommands(crate::auth::commands()).subcommands([
         Command::new("completions")

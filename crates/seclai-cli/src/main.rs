@@ -46,7 +46,7 @@ fn init_tracing(level: u8) {
 /// The matches of the command that runs (globals are visible there too).
 fn run(args: Vec<String>) -> Result<(), CliError> {
     let all = table::all();
-    let mut root = app::command(&all);
+    let mut root = app::command(&all, app::command_word(&args, &all));
     let matches = match root.try_get_matches_from_mut(&args) {
         Ok(m) => m,
         Err(e) => {

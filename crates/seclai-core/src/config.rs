@@ -404,25 +404,10 @@ impl ConfigBuilder {
         env: EnvFn<'_>,
         user_agent: &HeaderValue,
     ) -> Result<Option<crate::sso::SsoSource>> {
-        let dir = self
-            .config_dir
-            .clone()
-            .or_else(|| env("SECLAI_CONFIG_DIR").map(PathBuf::from))
-            .or_else(|| {
-                env("HOME")
-                    .or_else(|| env("USERPROFILE"))
-                    .map(|home| PathBuf::from(home).join(".seclai"))
-            });
-        let Some(dir) = dir else {
+        let Some(dir) = crate::sso::config_dir(self.config_dir.clone(), env) else {
             return Ok(None);
         };
-        let profile = self
-            .profile
-            .clone()
-            .or_else(|| env("SECLAI_PROFILE"))
-            .map(|p| p.trim().to_string())
-            .filter(|p| !p.is_empty())
-            .unwrap_or_else(|| crate::sso::DEFAULT_PROFILE.to_string());
+        let profile = crate::sso::profile_name(self.profile.clone(), env);
         let mut settings = crate::sso::SsoSettings::new(dir, profile);
         settings.base_url = self.sso_base_url.clone();
         settings.read_only = self.sso_read_only;

@@ -87,9 +87,23 @@ pub struct SsoProfile {
     pub client_id: String,
     /// `sso_domain` (env `SECLAI_SSO_DOMAIN`, default `auth.seclai.com`).
     pub domain: String,
+    /// `sso_callback_port`: the loopback port `seclai auth login` listens on
+    /// for the sign-in redirect, when the profile names one.
+    pub callback_port: Option<u16>,
 }
 
 type Sections = BTreeMap<String, BTreeMap<String, String>>;
+
+/// The profile named by a section header line (`[default]`, `[profile
+/// NAME]` or `[NAME]`, already trimmed); `None` for anything else.
+fn section_name(line: &str) -> Option<String> {
+    let inner = line.strip_prefix('[')?.strip_suffix(']')?.trim();
+    let name = match inner.strip_prefix("profile") {
+        Some(rest) if rest.starts_with(char::is_whitespace) => rest.trim(),
+        _ => inner,
+    };
+    (!name.is_empty()).then(|| name.to_string())
+}
 
 /// Parse the INI text of a config file into sections of `key = value`.
 fn parse_ini(text: &str) -> Sections {
@@ -100,15 +114,8 @@ fn parse_ini(text: &str) -> Sections {
         if line.is_empty() || line.starts_with('#') || line.starts_with(';') {
             continue;
         }
-        if let Some(inner) = line.strip_prefix('[') {
-            current = inner.strip_suffix(']').and_then(|inner| {
-                let inner = inner.trim();
-                let name = match inner.strip_prefix("profile") {
-                    Some(rest) if rest.starts_with(char::is_whitespace) => rest.trim(),
-                    _ => inner,
-                };
-                (!name.is_empty()).then(|| name.to_string())
-            });
+        if line.starts_with('[') {
+            current = section_name(line);
             if let Some(name) = &current {
                 sections.entry(name.clone()).or_default();
             }
@@ -175,12 +182,13 @@ pub fn parse_profile(text: Option<&str>, name: &str, env: EnvFn<'_>) -> Result<S
             DEFAULT_SSO_CLIENT_ID,
         ),
         domain: pick("SECLAI_SSO_DOMAIN", "sso_domain", DEFAULT_SSO_DOMAIN),
+        callback_port: get("sso_callback_port").and_then(|p| p.parse().ok()),
     })
 }
 
 /// Read `<dir>/config` and resolve profile `name`; also says whether the file
 /// exists.
-fn load_profile(dir: &Path, name: &str, env: EnvFn<'_>) -> Result<(SsoProfile, bool)> {
+pub fn load_profile(dir: &Path, name: &str, env: EnvFn<'_>) -> Result<(SsoProfile, bool)> {
     let path = dir.join("config");
     let text = match std::fs::read(&path) {
         Ok(bytes) => Some(String::from_utf8_lossy(&bytes).into_owned()),
@@ -194,6 +202,55 @@ fn load_profile(dir: &Path, name: &str, env: EnvFn<'_>) -> Result<(SsoProfile, b
     };
     let found = text.is_some();
     Ok((parse_profile(text.as_deref(), name, env)?, found))
+}
+
+/// The SSO directory: `explicit`, else `SECLAI_CONFIG_DIR`, else `~/.seclai`
+/// (`HOME`, or `USERPROFILE` on Windows); `None` without any of them.
+pub fn config_dir(explicit: Option<PathBuf>, env: EnvFn<'_>) -> Option<PathBuf> {
+    explicit
+        .or_else(|| env("SECLAI_CONFIG_DIR").map(PathBuf::from))
+        .or_else(|| {
+            env("HOME")
+                .or_else(|| env("USERPROFILE"))
+                .map(|home| PathBuf::from(home).join(".seclai"))
+        })
+}
+
+/// The profile name: `explicit`, else `SECLAI_PROFILE`, else `default`
+/// (blank values count as unset).
+pub fn profile_name(explicit: Option<String>, env: EnvFn<'_>) -> String {
+    explicit
+        .or_else(|| env("SECLAI_PROFILE"))
+        .map(|p| p.trim().to_string())
+        .filter(|p| !p.is_empty())
+        .unwrap_or_else(|| DEFAULT_PROFILE.to_string())
+}
+
+/// The base URL of a profile's sign-in endpoints (`/oauth2/authorize`,
+/// `/oauth2/token`): `base_url` when given (tests, private deployments),
+/// else `https://<sso_domain>` after checking the domain is a host name.
+pub fn sso_base_url(profile: &SsoProfile, base_url: Option<&str>) -> Result<String> {
+    let base = match base_url {
+        Some(url) => crate::config::parse_base_url(url)
+            .map_err(|_| Error::Config(format!("sso_base_url {url:?} is not an http(s) URL")))?,
+        None => {
+            let d = &profile.domain;
+            let bad = || {
+                Error::Config(format!(
+                    "sso_domain {d:?} of SSO profile {:?} is not a host name",
+                    profile.name
+                ))
+            };
+            let ok = d
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | ':'));
+            if !ok || d.starts_with(['.', '-', ':']) {
+                return Err(bad());
+            }
+            crate::config::parse_base_url(&format!("https://{d}")).map_err(|_| bad())?
+        }
+    };
+    Ok(base.to_string())
 }
 
 /// The token cache file of a login: `<dir>/sso/cache/<sha1("<domain>|<client_id>")>.json`.
@@ -529,6 +586,161 @@ fn form_encode(pairs: &[(&str, &str)]) -> String {
 }
 
 // ---------------------------------------------------------------------------
+// Sign-in and profile files (`seclai auth login`, `seclai configure sso`)
+// ---------------------------------------------------------------------------
+
+/// What may be shown of a token cache (never a token).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct CacheStatus {
+    /// When the access token expires (`None`: no readable `expiresAt`).
+    pub expires_at: Option<SystemTime>,
+    /// Whether the cache holds an access token.
+    pub has_access_token: bool,
+    /// Whether the cache holds a refresh token.
+    pub has_refresh_token: bool,
+}
+
+/// Read the token cache at `path` for display: `Ok(None)` when there is
+/// none; a file that cannot be read or parsed is an [`Error::Config`] that
+/// names only the position of the problem.
+pub fn cache_status(path: &Path) -> Result<Option<CacheStatus>> {
+    let bytes = match std::fs::read(path) {
+        Ok(b) => b,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => {
+            return Err(Error::Config(format!(
+                "cannot read the SSO token cache {}: {e}",
+                path.display()
+            )));
+        }
+    };
+    let file = parse_cache(&bytes, path)?;
+    let present = |t: &Option<String>| t.as_deref().is_some_and(|t| !t.trim().is_empty());
+    Ok(Some(CacheStatus {
+        expires_at: file.expires_at.as_deref().and_then(parse_rfc3339),
+        has_access_token: present(&file.access_token),
+        has_refresh_token: present(&file.refresh_token),
+    }))
+}
+
+/// Write the token cache of a completed sign-in for `profile` at `path`
+/// (see [`cache_path`]) from the token endpoint's 2xx answer body, in the
+/// format the SDKs read, atomically, 0600 in a 0700 directory. Returns when
+/// the access token expires. An answer without an access token is an
+/// [`Error::Config`] that does not show the body.
+pub fn save_login(path: &Path, profile: &SsoProfile, token_answer: &[u8]) -> Result<SystemTime> {
+    let bad =
+        || Error::Config("the SSO token endpoint answered without a usable access_token".into());
+    let answer: TokenAnswer = serde_json::from_slice(token_answer).map_err(|_| bad())?;
+    let access = answer
+        .access_token
+        .clone()
+        .filter(|t| !t.trim().is_empty())
+        .ok_or_else(bad)?;
+    let now = SystemTime::now();
+    let expires_at = now
+        .checked_add(Duration::from_secs(expires_in(answer.expires_in.as_ref())))
+        .unwrap_or(now);
+    let file = CacheFile {
+        access_token: Some(access),
+        refresh_token: answer.refresh_token.filter(|t| !t.is_empty()),
+        id_token: answer.id_token.filter(|t| !t.is_empty()),
+        expires_at: Some(format_rfc3339(expires_at)),
+        client_id: Some(profile.client_id.clone()),
+        region: Some(profile.region.clone()),
+        cognito_domain: Some(profile.domain.clone()),
+        extra: serde_json::Map::new(),
+    };
+    let mut out = serde_json::to_vec_pretty(&file)
+        .map_err(|e| Error::Config(format!("cannot encode the SSO token cache: {e}")))?;
+    out.push(b'\n');
+    write_atomic(path, &out).map_err(|e| {
+        Error::Config(format!(
+            "cannot write the SSO token cache {}: {e}",
+            path.display()
+        ))
+    })?;
+    Ok(expires_at)
+}
+
+/// Set `entries` (`key = value`) in profile `name`'s section of
+/// `<dir>/config` (`[default]`, else `[profile NAME]`), creating the file or
+/// the section when missing and keeping every other line as it was. Written
+/// atomically, 0600 in a 0700 directory. Returns the file's path.
+pub fn save_profile(dir: &Path, name: &str, entries: &[(&str, &str)]) -> Result<PathBuf> {
+    let bad =
+        |what: &str| Error::Config(format!("{what} must be one line without `[`, `]` or `=`"));
+    if name.trim().is_empty() || name.contains(['[', ']', '\n', '\r']) {
+        return Err(bad("the profile name"));
+    }
+    for (key, value) in entries {
+        if key.contains(['=', '[', ']', '\n', '\r']) || value.contains(['\n', '\r']) {
+            return Err(bad(key));
+        }
+    }
+    let path = dir.join("config");
+    let text = match std::fs::read(&path) {
+        Ok(b) => String::from_utf8_lossy(&b).into_owned(),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => String::new(),
+        Err(e) => {
+            return Err(Error::Config(format!(
+                "cannot read the SSO config {}: {e}",
+                path.display()
+            )));
+        }
+    };
+    let mut lines: Vec<String> = text.lines().map(str::to_string).collect();
+    let start = lines
+        .iter()
+        .position(|l| section_name(l.trim()).as_deref() == Some(name));
+    let start = match start {
+        Some(i) => i,
+        None => {
+            if lines.last().is_some_and(|l| !l.trim().is_empty()) {
+                lines.push(String::new());
+            }
+            lines.push(if name == DEFAULT_PROFILE {
+                "[default]".to_string()
+            } else {
+                format!("[profile {name}]")
+            });
+            lines.len() - 1
+        }
+    };
+    for (key, value) in entries {
+        let end = (start + 1..lines.len())
+            .find(|&i| lines[i].trim_start().starts_with('['))
+            .unwrap_or(lines.len());
+        let line = format!("{key} = {value}");
+        let existing = (start + 1..end).find(|&i| {
+            lines[i]
+                .split_once('=')
+                .is_some_and(|(k, _)| k.trim().eq_ignore_ascii_case(key))
+        });
+        match existing {
+            Some(i) => lines[i] = line,
+            None => {
+                let mut at = end;
+                while at > start + 1 && lines[at - 1].trim().is_empty() {
+                    at -= 1;
+                }
+                lines.insert(at, line);
+            }
+        }
+    }
+    let mut out = lines.join("\n");
+    out.push('\n');
+    write_atomic(&path, out.as_bytes()).map_err(|e| {
+        Error::Config(format!(
+            "cannot write the SSO config {}: {e}",
+            path.display()
+        ))
+    })?;
+    Ok(path)
+}
+
+// ---------------------------------------------------------------------------
 // The credential source
 // ---------------------------------------------------------------------------
 
@@ -651,29 +863,7 @@ impl SsoSource {
         if !config_found && !cache_found {
             return Ok(None);
         }
-        let base = match &settings.base_url {
-            Some(url) => crate::config::parse_base_url(url).map_err(|_| {
-                Error::Config(format!("sso_base_url {url:?} is not an http(s) URL"))
-            })?,
-            None => {
-                let d = &profile.domain;
-                let ok = d
-                    .chars()
-                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | ':'));
-                if !ok || d.starts_with(['.', '-', ':']) {
-                    return Err(Error::Config(format!(
-                        "sso_domain {d:?} of SSO profile {:?} is not a host name",
-                        profile.name
-                    )));
-                }
-                crate::config::parse_base_url(&format!("https://{d}")).map_err(|_| {
-                    Error::Config(format!(
-                        "sso_domain {d:?} of SSO profile {:?} is not a host name",
-                        profile.name
-                    ))
-                })?
-            }
-        };
+        let base = sso_base_url(&profile, settings.base_url.as_deref())?;
         if profile.client_id.bytes().any(|b| b.is_ascii_control()) {
             return Err(Error::Config(format!(
                 "sso_client_id of SSO profile {:?} contains control characters",

@@ -13,7 +13,9 @@
 //! - [`hostile`]: [`HostileServer`](hostile::HostileServer), servers that go
 //!   silent, stall, trickle, never end or echo secrets, to prove bounds;
 //! - [`demo`]: [`DemoSeclai`], a small stateful fake of the API (agents,
-//!   streamed and polled runs, uploads, downloads) for examples and demos.
+//!   streamed and polled runs, uploads, downloads) for examples and demos;
+//! - [`sso_login`]: [`FakeSsoLogin`], a fake hosted sign-in (authorize and
+//!   token endpoints with PKCE) for testing `seclai auth login`.
 #![deny(missing_docs)]
 
 pub mod demo;
@@ -21,6 +23,7 @@ pub mod fake;
 pub mod hostile;
 pub mod raw;
 pub mod sse;
+pub mod sso_login;
 
 #[cfg(test)]
 mod test_support;
@@ -30,3 +33,4 @@ pub use fake::FakeSeclai;
 pub use httpmock;
 pub use raw::{Action, RawServer, RecordedRequest, Script};
 pub use sse::{LineEnding, SseScript};
+pub use sso_login::FakeSsoLogin;

@@ -922,3 +922,55 @@ fn nothing_found_keeps_the_no_credentials_error() {
         .unwrap_err();
     assert!(e.to_string().contains("seclai auth login"), "{e}");
 }
+
+#[test]
+fn save_login_writes_what_the_source_reads() {
+    let dir = Dir::new();
+    let profile = parse_profile(None, DEFAULT_PROFILE, &no_env).unwrap();
+    let path = cache_path(dir.path(), &profile.domain, &profile.client_id);
+    let answer = ok_answer(ACCESS, Some(REFRESH));
+    let expires = save_login(&path, &profile, &answer).unwrap();
+    assert!(is_fresh(expires, SystemTime::now()));
+    let status = cache_status(&path).unwrap().unwrap();
+    assert!(status.has_access_token && status.has_refresh_token);
+    assert_eq!(status.expires_at.map(secs), Some(secs(expires)));
+    let src = dir.source();
+    assert_eq!(bearer(src.step().unwrap()), ACCESS);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
+    assert!(save_login(&path, &profile, b"{\"token_type\":\"Bearer\"}").is_err());
+    assert_eq!(cache_status(&dir.path().join("none.json")).unwrap(), None);
+}
+
+#[test]
+fn save_profile_edits_one_section_and_keeps_the_rest() {
+    let dir = Dir::new();
+    dir.write_config(
+        "# mine\n[default]\nsso_region = eu-west-1\n\n[profile other]\nsso_domain = x.example\n",
+    );
+    save_profile(
+        dir.path(),
+        "other",
+        &[("sso_domain", "y.example"), ("sso_client_id", "cid")],
+    )
+    .unwrap();
+    save_profile(dir.path(), "new", &[("sso_account_id", "acc")]).unwrap();
+    let text = std::fs::read_to_string(dir.path().join("config")).unwrap();
+    assert!(
+        text.starts_with("# mine\n[default]\nsso_region = eu-west-1\n"),
+        "{text}"
+    );
+    let other = parse_profile(Some(&text), "other", &no_env).unwrap();
+    assert_eq!(
+        (other.domain.as_str(), other.client_id.as_str()),
+        ("y.example", "cid")
+    );
+    assert_eq!(other.region, "eu-west-1");
+    let new = parse_profile(Some(&text), "new", &no_env).unwrap();
+    assert_eq!(new.account_id.as_deref(), Some("acc"));
+    assert!(save_profile(dir.path(), "x", &[("k", "a\nb")]).is_err());
+}

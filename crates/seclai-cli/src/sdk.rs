@@ -4,14 +4,14 @@
 use crate::error::{CliError, usage};
 use crate::output::{Output, progress_bar};
 use clap::ArgMatches;
-use seclai_blocking::{Call, Client, Error, RunEvent, TransportError, TransportKind, Upload};
+use seclai_blocking::{Call, Client, RunEvent, Upload};
 use seclai_core::FinalRun;
 use seclai_core::download::AtomicFile;
 use seclai_gen::{Kind, Operation, Paginated, Pagination, ops};
 use serde_json::{Value, json};
 use std::any::Any;
 use std::cell::OnceCell;
-use std::io::{Read, Write};
+use std::io::Write;
 use std::path::Path;
 use std::time::Duration;
 
@@ -234,7 +234,7 @@ pub fn stream(ctx: &Ctx, m: &ArgMatches, op: ops::RunStreamingAgent) -> Result<(
         return ctx.out.json(&to_json(&run));
     }
     let events = flag(m, "events");
-    let mut stream = client.run_streaming_agent(op.agent_id, &op.body)?;
+    let mut stream = client.run_streaming_agent(op.agent_id, &op.body).send()?;
     let mut fin = FinalRun::default();
     let mut printed = false;
     for item in stream.by_ref() {
@@ -277,29 +277,22 @@ pub fn upload<O: Operation>(ctx: &Ctx, m: &ArgMatches, op: O) -> Result<(), CliE
     if let Some(bar) = bar.clone() {
         up = up.progress(move |sent, _| bar.set_position(sent));
     }
-    let answer = ctx.client()?.upload(Raw(op), up);
+    let answer = Call::new(ctx.client()?.clone(), Raw(op))
+        .with_upload(up)
+        .send();
     if let Some(bar) = bar {
         bar.finish_and_clear();
     }
     ctx.out.json(&answer?)
 }
 
-fn read_error(e: std::io::Error) -> CliError {
-    let kind = if e.kind() == std::io::ErrorKind::TimedOut {
-        TransportKind::Timeout
-    } else {
-        TransportKind::Io
-    };
-    CliError::Sdk(Error::Transport(
-        TransportError::new(kind, format!("reading the download: {e}")).with_maybe_sent(true),
-    ))
-}
-
 /// A download streamed to `-o FILE` (through a temporary file renamed at the
 /// end; removed on failure or Ctrl-C) or to standard output with `-o -`.
 pub fn download<O: Operation>(ctx: &Ctx, m: &ArgMatches, op: O) -> Result<(), CliError> {
     let target = text(m, "output").ok_or_else(|| usage("missing -o FILE (or -o - for stdout)"))?;
-    let mut dl = ctx.client()?.download(op)?;
+    let mut dl = Call::new(ctx.client()?.clone(), op)
+        .into_download()
+        .send()?;
     let to_stdout = target == "-";
     let mut file = if to_stdout {
         None
@@ -312,7 +305,7 @@ pub fn download<O: Operation>(ctx: &Ctx, m: &ArgMatches, op: O) -> Result<(), Cl
     let mut buf = vec![0u8; 64 * 1024];
     let mut stdout = std::io::stdout().lock();
     loop {
-        let n = dl.read(&mut buf).map_err(read_error)?;
+        let n = dl.read_chunk(&mut buf)?;
         if n == 0 {
             break;
         }

@@ -14,8 +14,6 @@ use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-const CHUNK: usize = 64 * 1024;
-
 /// The size of each of the two buffers a download is written through.
 const WRITE_BATCH: usize = 64 * 1024;
 
@@ -34,27 +32,49 @@ fn io_error(what: &str, e: &dyn std::fmt::Display) -> Error {
     ))
 }
 
-/// Turn a multipart body into a streamed reqwest body: 64 KiB reads, each
-/// on the blocking pool.
+/// How much of an upload is read per trip to the blocking pool. 64 KiB reads
+/// cost about six futex calls each (one hand-off to the pool and back per
+/// chunk); 256 KiB blocks cut the hand-offs fourfold while two blocks in
+/// flight stay well under the 2 MiB memory budget of a transfer.
+const UPLOAD_BLOCK: usize = 256 * 1024;
+
+/// Where the upload's reader stands: idle between reads, or reading the
+/// next block on the blocking pool while the previous one is being sent.
+enum ReadAhead {
+    Idle(MultipartBody),
+    Reading(BlockRead),
+}
+
+/// A block being read on the blocking pool; it hands the body back.
+type BlockRead = tokio::task::JoinHandle<(MultipartBody, std::io::Result<Bytes>)>;
+
+/// Reads the next block of `body` on the blocking pool.
+fn read_block(mut body: MultipartBody) -> BlockRead {
+    tokio::task::spawn_blocking(move || {
+        let mut buf = Vec::with_capacity(UPLOAD_BLOCK);
+        let read = (&mut body)
+            .take(UPLOAD_BLOCK as u64)
+            .read_to_end(&mut buf)
+            .map(|_| Bytes::from(buf));
+        (body, read)
+    })
+}
+
+/// Turn a multipart body into a streamed reqwest body: 256 KiB blocks read
+/// on the blocking pool, the next one read while the current one is sent.
 fn stream_body(body: MultipartBody) -> StreamBody {
     let content_type = http::HeaderValue::from_str(body.content_type())
         .unwrap_or_else(|_| http::HeaderValue::from_static("multipart/form-data"));
     let length = body.content_length();
     let replayable = body.is_replayable();
-    let chunks = futures_util::stream::unfold(Some(body), |state| async move {
-        let mut body = state?;
-        let read = tokio::task::spawn_blocking(move || {
-            let mut buf = vec![0u8; CHUNK];
-            let read = body.read(&mut buf).map(|n| {
-                buf.truncate(n);
-                Bytes::from(buf)
-            });
-            (body, read)
-        })
-        .await;
-        match read {
-            Ok((_, Ok(chunk))) if chunk.is_empty() => None,
-            Ok((body, Ok(chunk))) => Some((Ok(chunk), Some(body))),
+    let chunks = futures_util::stream::unfold(Some(ReadAhead::Idle(body)), |state| async move {
+        let handle = match state? {
+            ReadAhead::Idle(body) => read_block(body),
+            ReadAhead::Reading(handle) => handle,
+        };
+        match handle.await {
+            Ok((_, Ok(block))) if block.is_empty() => None,
+            Ok((body, Ok(block))) => Some((Ok(block), Some(ReadAhead::Reading(read_block(body))))),
             Ok((_, Err(e))) => Some((Err(e), None)),
             Err(e) => Some((Err(std::io::Error::other(e)), None)),
         }

@@ -90,7 +90,7 @@ impl Driver for Client {
         let mut step = waiter.start();
         loop {
             step = match step {
-                WaitStep::OpenEvents(m) => match self.events(m, RunEventDecoder::new()) {
+                WaitStep::OpenEvents(m) => match self.events(m, RunEventDecoder::verdict_only()) {
                     Ok(s) => {
                         events = Some(s);
                         waiter.on_opened(Ok(()))

@@ -215,9 +215,9 @@ fn event_json(e: &RunEvent) -> Value {
         | RunEvent::StreamEnd(d)
         | RunEvent::StreamReasoning(d)
         | RunEvent::Step { data: d, .. }
-        | RunEvent::StreamToken { data: d, .. }
         | RunEvent::Timeout { data: d, .. }
         | RunEvent::Error { data: d, .. } => d.clone(),
+        RunEvent::StreamToken { data, .. } => data.to_value().unwrap_or(Value::Null),
         RunEvent::Unknown { data, .. } => crate::input::text_value(data),
         _ => Value::Null,
     };

@@ -831,6 +831,12 @@ pub enum StreamError {
         /// The limit in bytes.
         limit: usize,
     },
+    /// The `data:` lines of one event added up to more than the decoder's
+    /// limit; the event was dropped.
+    EventTooLarge {
+        /// The limit in bytes.
+        limit: usize,
+    },
     /// The run reached a terminal status other than `completed`.
     RunFailed {
         /// The run.
@@ -888,6 +894,9 @@ impl fmt::Display for StreamError {
             }
             StreamError::LineTooLong { limit } => {
                 write!(f, "event stream line longer than {limit} bytes")
+            }
+            StreamError::EventTooLarge { limit } => {
+                write!(f, "event stream event larger than {limit} bytes")
             }
             StreamError::RunFailed { run_id, status, .. } => {
                 write!(f, "run {run_id} ended with status {status}")
@@ -1162,6 +1171,7 @@ mod tests {
                 after: Duration::from_secs(1),
             },
             StreamError::LineTooLong { limit: 3 },
+            StreamError::EventTooLarge { limit: 3 },
         ] {
             let line = Error::from(s).to_string();
             assert!(!line.is_empty() && !line.contains('\n'));

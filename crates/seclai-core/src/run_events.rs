@@ -4,11 +4,132 @@
 //! in any chunking and yields [`RunEvent`]s. A malformed event is an error
 //! item and decoding goes on; a stream that ends before `done`, `error` or
 //! `timeout` ends with [`StreamError::EndedEarly`].
+//!
+//! The hot path is `stream_token`, one event per generated token: its
+//! payload is decoded straight into a small struct borrowing the event's
+//! buffer (only the token is copied out, plus the raw payload text for
+//! callers who want more), never into a `serde_json::Value`. A decoder made
+//! with [`RunEventDecoder::verdict_only`] goes further for callers that only
+//! need the outcome (`run_streaming_agent_and_wait`): it decodes `init`,
+//! `done`, `error` and `timeout` and skips every other event without
+//! parsing it.
 
 use crate::error::{Error, Result, StreamError};
-use crate::sse::{SseDecoder, SseEvent};
+use crate::sse::{SseDecoder, SseEvent, SseEventRef};
 use seclai_gen::types::AgentRunResponse;
+use serde::Deserialize;
 use serde_json::Value;
+use std::borrow::Cow;
+
+/// The JSON payload of an event, kept as the text the server sent and
+/// parsed only on request.
+#[derive(Clone, PartialEq, Eq, Default)]
+pub struct RawJson(String);
+
+impl RawJson {
+    /// Wraps JSON text (not checked here).
+    pub fn new(text: impl Into<String>) -> Self {
+        RawJson(text.into())
+    }
+    /// The text as sent.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+    /// The text, owned.
+    pub fn into_string(self) -> String {
+        self.0
+    }
+    /// Parses the payload into a JSON value.
+    pub fn to_value(&self) -> serde_json::Result<Value> {
+        serde_json::from_str(&self.0)
+    }
+    /// Parses the payload into any type.
+    pub fn parse<'a, T: Deserialize<'a>>(&'a self) -> serde_json::Result<T> {
+        serde_json::from_str(&self.0)
+    }
+    /// A top-level string field, read without building a `Value`; `None`
+    /// when absent, not a string, or not borrowable (escaped).
+    pub fn str_field(&self, key: &str) -> Option<&str> {
+        use serde::de::DeserializeSeed;
+        let mut de = serde_json::Deserializer::from_str(&self.0);
+        FindStr(key).deserialize(&mut de).ok().flatten()
+    }
+}
+
+/// Reads one top-level string field of a JSON object, skipping the rest
+/// without building it.
+struct FindStr<'k>(&'k str);
+
+impl<'de> serde::de::DeserializeSeed<'de> for FindStr<'_> {
+    type Value = Option<&'de str>;
+    fn deserialize<D: serde::Deserializer<'de>>(
+        self,
+        d: D,
+    ) -> std::result::Result<Self::Value, D::Error> {
+        d.deserialize_map(self)
+    }
+}
+
+impl<'de> serde::de::Visitor<'de> for FindStr<'_> {
+    type Value = Option<&'de str>;
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a JSON object")
+    }
+    fn visit_map<A: serde::de::MapAccess<'de>>(
+        self,
+        mut map: A,
+    ) -> std::result::Result<Self::Value, A::Error> {
+        let mut found = None;
+        // An escaped key is not borrowable: it cannot be the one sought
+        // (field names here are plain ASCII) and is skipped.
+        while let Some(key) = map.next_key::<MaybeStr<'de>>()? {
+            if found.is_none() && matches!(key, MaybeStr::Str(k) if k == self.0) {
+                if let MaybeStr::Str(s) = map.next_value()? {
+                    found = Some(s);
+                }
+            } else {
+                map.next_value::<serde::de::IgnoredAny>()?;
+            }
+        }
+        Ok(found)
+    }
+}
+
+impl std::fmt::Debug for RawJson {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::fmt::Display for RawJson {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// A JSON value that is either a borrowable string or anything else
+/// (skipped without being built).
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum MaybeStr<'a> {
+    Str(&'a str),
+    Other(serde::de::IgnoredAny),
+}
+
+/// The fields of a `stream_token` payload the SDK reads; others are
+/// skipped without being built.
+#[derive(Deserialize)]
+struct TokenPayload<'a> {
+    #[serde(default, borrow)]
+    token: Cow<'a, str>,
+}
+
+/// Just the run id of a payload, for events decoded no further.
+#[derive(Deserialize)]
+struct RunIdPayload<'a> {
+    #[serde(default, borrow)]
+    run_id: Option<Cow<'a, str>>,
+}
 
 /// One event of a streamed agent run.
 #[non_exhaustive]
@@ -29,8 +150,8 @@ pub enum RunEvent {
     StreamToken {
         /// The token text.
         token: String,
-        /// The whole payload.
-        data: Value,
+        /// The whole payload, as sent ([`RawJson::to_value`] parses it).
+        data: RawJson,
     },
     /// `stream_end`: a streaming step finished.
     StreamEnd(Value),
@@ -88,9 +209,8 @@ impl RunEvent {
             RunEvent::Status(d) | RunEvent::StreamEnd(d) | RunEvent::StreamReasoning(d) => {
                 str_field(d, "run_id")
             }
-            RunEvent::Step { data, .. } | RunEvent::StreamToken { data, .. } => {
-                str_field(data, "run_id")
-            }
+            RunEvent::Step { data, .. } => str_field(data, "run_id"),
+            RunEvent::StreamToken { data, .. } => data.str_field("run_id"),
             RunEvent::Unknown { .. } => None,
         }
     }
@@ -105,40 +225,39 @@ impl RunEvent {
 
     /// Interpret one SSE event. Malformed JSON in a known event is an error.
     pub fn parse(ev: &SseEvent) -> Result<RunEvent> {
+        Self::parse_parts(&ev.event, &ev.data)
+    }
+
+    /// Interpret one event given its name and data (for example the fields
+    /// of an [`SseEventRef`]). Malformed JSON in a known event is an error
+    /// for that event only.
+    pub fn parse_parts(event: &str, data: &str) -> Result<RunEvent> {
         let json = || -> Result<Value> {
-            serde_json::from_str(&ev.data).map_err(|e| {
-                Error::Stream(StreamError::Malformed {
-                    message: format!("`{}` event data is not valid JSON: {e}", ev.event),
-                })
-            })
+            serde_json::from_str(data).map_err(|e| malformed(event, "is not valid JSON", &e))
         };
-        let run = || -> Result<Box<AgentRunResponse>> {
-            serde_json::from_str(&ev.data).map(Box::new).map_err(|e| {
-                Error::Stream(StreamError::Malformed {
-                    message: format!("`{}` event is not a run snapshot: {e}", ev.event),
-                })
-            })
-        };
-        Ok(match ev.event.as_str() {
-            "init" => RunEvent::Init(run()?),
-            "done" => RunEvent::Done(run()?),
-            "status" => RunEvent::Status(json()?),
+        Ok(match event {
+            "init" => RunEvent::Init(parse_run(event, data)?),
+            "done" => RunEvent::Done(parse_run(event, data)?),
             "stream_token" => {
-                let data = json()?;
-                let token = str_field(&data, "token").unwrap_or_default().to_string();
-                RunEvent::StreamToken { token, data }
+                let payload: TokenPayload<'_> = serde_json::from_str(data)
+                    .map_err(|e| malformed(event, "is not a token payload", &e))?;
+                RunEvent::StreamToken {
+                    token: payload.token.into_owned(),
+                    data: RawJson(data.to_owned()),
+                }
             }
+            "status" => RunEvent::Status(json()?),
             "stream_end" => RunEvent::StreamEnd(json()?),
             "stream_reasoning" => RunEvent::StreamReasoning(json()?),
             "timeout" => {
-                let data = json().unwrap_or_else(|_| Value::String(ev.data.clone()));
+                let data = json().unwrap_or_else(|_| Value::String(data.to_owned()));
                 RunEvent::Timeout {
                     run_id: str_field(&data, "run_id").map(str::to_string),
                     data,
                 }
             }
             "error" => {
-                let data = json().unwrap_or_else(|_| Value::String(ev.data.clone()));
+                let data = json().unwrap_or_else(|_| Value::String(data.to_owned()));
                 let message = ["message", "error", "detail"]
                     .iter()
                     .find_map(|k| str_field(&data, k))
@@ -157,10 +276,28 @@ impl RunEvent {
             },
             name => RunEvent::Unknown {
                 event: name.to_string(),
-                data: ev.data.clone(),
+                data: data.to_owned(),
             },
         })
     }
+}
+
+/// Whether a verdict-only decoder decodes this event: only what decides
+/// the outcome of the run.
+fn decides_verdict(event: &str) -> bool {
+    matches!(event, "init" | "done" | "error" | "timeout")
+}
+
+fn parse_run(event: &str, data: &str) -> Result<Box<AgentRunResponse>> {
+    serde_json::from_str(data)
+        .map(Box::new)
+        .map_err(|e| malformed(event, "is not a run snapshot", &e))
+}
+
+fn malformed(event: &str, what: &str, e: &serde_json::Error) -> Error {
+    Error::Stream(StreamError::Malformed {
+        message: format!("`{event}` event data {what}: {e}"),
+    })
 }
 
 fn str_field<'a>(v: &'a Value, key: &str) -> Option<&'a str> {
@@ -174,10 +311,11 @@ pub struct RunEventDecoder {
     sse: SseDecoder,
     run_id: Option<String>,
     finished: bool,
+    verdict_only: bool,
 }
 
 impl RunEventDecoder {
-    /// A decoder with the default line cap.
+    /// A decoder with the default line and event caps.
     pub fn new() -> Self {
         Self::default()
     }
@@ -190,6 +328,29 @@ impl RunEventDecoder {
         }
     }
 
+    /// A decoder for callers that need only the run's outcome: it yields
+    /// `init`, `done`, `error` and `timeout` (and errors), and skips every
+    /// other event without parsing its payload. The run id is still picked
+    /// up from skipped events until one names it.
+    pub fn verdict_only() -> Self {
+        RunEventDecoder {
+            verdict_only: true,
+            ..Self::default()
+        }
+    }
+
+    /// Sets the largest event accepted, in bytes (its `data:` lines joined);
+    /// a larger one is dropped with [`StreamError::EventTooLarge`].
+    pub fn max_event(mut self, limit: usize) -> Self {
+        self.sse = std::mem::take(&mut self.sse).max_event(limit);
+        self
+    }
+
+    /// Whether this decoder skips everything but the verdict events.
+    pub fn is_verdict_only(&self) -> bool {
+        self.verdict_only
+    }
+
     /// The run id, once an event named it.
     pub fn run_id(&self) -> Option<&str> {
         self.run_id.as_deref()
@@ -200,40 +361,48 @@ impl RunEventDecoder {
         self.finished
     }
 
-    fn convert(&mut self, items: Vec<crate::sse::SseItem>) -> Vec<Result<RunEvent>> {
-        items
-            .into_iter()
-            .map(|item| {
-                let ev = item.map_err(Error::from)?;
-                let parsed = RunEvent::parse(&ev)?;
-                if self.run_id.is_none() {
-                    self.run_id = parsed.run_id().map(str::to_string);
-                }
-                if parsed.is_final() {
-                    self.finished = true;
-                }
-                Ok(parsed)
-            })
-            .collect()
-    }
-
     /// Feed bytes.
     pub fn push(&mut self, chunk: &[u8]) -> Vec<Result<RunEvent>> {
-        let items = self.sse.push(chunk);
-        self.convert(items)
+        let mut out = Vec::new();
+        self.push_with(chunk, |item| out.push(item));
+        out
+    }
+
+    /// Feed bytes, handing each decoded item to `f` (no vector per chunk).
+    pub fn push_with(&mut self, chunk: &[u8], mut f: impl FnMut(Result<RunEvent>)) {
+        let Self {
+            sse,
+            run_id,
+            finished,
+            verdict_only,
+        } = self;
+        sse.push_with(chunk, |item| {
+            convert(item, *verdict_only, run_id, finished, &mut f)
+        });
     }
 
     /// The stream closed: flush, and report an early end if no final event came.
     pub fn finish(&mut self) -> Vec<Result<RunEvent>> {
-        let items = self.sse.finish();
-        let mut out = self.convert(items);
+        let mut out = Vec::new();
+        self.finish_with(|item| out.push(item));
+        out
+    }
+
+    /// [`finish`](Self::finish), handing each item to `f`.
+    pub fn finish_with(&mut self, mut f: impl FnMut(Result<RunEvent>)) {
+        let Self {
+            sse,
+            run_id,
+            finished,
+            verdict_only,
+        } = self;
+        sse.finish_with(|item| convert(item, *verdict_only, run_id, finished, &mut f));
         if !self.finished {
             self.finished = true;
-            out.push(Err(Error::Stream(StreamError::EndedEarly {
+            f(Err(Error::Stream(StreamError::EndedEarly {
                 run_id: self.run_id.clone(),
             })));
         }
-        out
     }
 
     /// The server answered `application/json` instead of a stream: a
@@ -257,6 +426,39 @@ impl RunEventDecoder {
             }
         }
     }
+}
+
+/// One SSE item to at most one run-event item, noting the run id and
+/// whether the stream is over.
+fn convert(
+    item: crate::sse::SseItemRef<'_>,
+    verdict_only: bool,
+    run_id: &mut Option<String>,
+    finished: &mut bool,
+    f: &mut impl FnMut(Result<RunEvent>),
+) {
+    let ev: SseEventRef<'_> = match item {
+        Ok(ev) => ev,
+        Err(e) => return f(Err(e.into())),
+    };
+    if verdict_only && !decides_verdict(ev.event) {
+        if run_id.is_none() {
+            if let Ok(RunIdPayload { run_id: Some(id) }) = serde_json::from_str(ev.data) {
+                *run_id = Some(id.into_owned());
+            }
+        }
+        return;
+    }
+    let parsed = RunEvent::parse_parts(ev.event, ev.data);
+    if let Ok(event) = &parsed {
+        if run_id.is_none() {
+            *run_id = event.run_id().map(str::to_string);
+        }
+        if event.is_final() {
+            *finished = true;
+        }
+    }
+    f(parsed)
 }
 
 /// The read loop of a run stream, minus the reading: a transport feeds it
@@ -293,13 +495,13 @@ impl EventPump {
     }
     /// Bytes arrived.
     pub fn on_bytes(&mut self, chunk: &[u8]) {
-        let items = self.decoder.push(chunk);
-        self.queue.extend(items);
+        let queue = &mut self.queue;
+        self.decoder.push_with(chunk, |item| queue.push_back(item));
     }
     /// The server closed the stream.
     pub fn on_eof(&mut self) {
-        let items = self.decoder.finish();
-        self.queue.extend(items);
+        let queue = &mut self.queue;
+        self.decoder.finish_with(|item| queue.push_back(item));
         self.closed = true;
     }
     /// Nothing arrived for `after`.
@@ -487,5 +689,157 @@ mod tests {
                 Err(Error::Stream(StreamError::EndedEarly { .. }))
             ]
         ));
+    }
+
+    #[test]
+    fn a_malformed_token_is_an_error_for_that_event_only() {
+        let s = format!(
+            "event: init\ndata: {}\n\nevent: stream_token\ndata: {{\"token\":\"a\"}}\n\nevent: stream_token\ndata: {{\"token\":7}}\n\nevent: stream_token\ndata: [1\n\nevent: stream_token\ndata: {{\"token\":\"b\\\"\\u00e9\"}}\n\nevent: done\ndata: {}\n\n",
+            run("pending"),
+            run("completed")
+        );
+        let out = all(s.as_bytes());
+        assert_eq!(out.len(), 6);
+        assert!(matches!(&out[1], Ok(RunEvent::StreamToken { token, .. }) if token == "a"));
+        for bad in &out[2..4] {
+            assert!(
+                matches!(bad, Err(Error::Stream(StreamError::Malformed { message })) if message.contains("stream_token")),
+                "{bad:?}"
+            );
+        }
+        assert!(matches!(&out[4], Ok(RunEvent::StreamToken { token, .. }) if token == "b\"é"));
+        assert!(matches!(&out[5], Ok(RunEvent::Done(_))));
+    }
+
+    #[test]
+    fn token_payloads_are_kept_raw_and_read_on_request() {
+        let out = all(b"event: stream_token\ndata: {\"step\":{\"a\":[1]},\"run_id\":\"r5\",\"token\":\"x\"}\n\n");
+        let Ok(ev @ RunEvent::StreamToken { data, .. }) = &out[0] else {
+            panic!("{out:?}")
+        };
+        assert_eq!(ev.run_id(), Some("r5"));
+        assert_eq!(data.str_field("token"), Some("x"));
+        assert_eq!(data.str_field("step"), None);
+        assert_eq!(data.str_field("missing"), None);
+        assert_eq!(data.to_value().unwrap()["step"]["a"][0], 1);
+        // The decoder remembered the id from the token event.
+        let mut d = RunEventDecoder::new();
+        d.push(b"event: stream_token\ndata: {\"run_id\":\"r5\",\"token\":\"x\"}\n\n");
+        assert_eq!(d.run_id(), Some("r5"));
+        // A missing token is an empty one, as before.
+        let out = all(b"event: stream_token\ndata: {}\n\n");
+        assert!(matches!(&out[0], Ok(RunEvent::StreamToken { token, .. }) if token.is_empty()));
+        assert_eq!(RawJson::new("[1]").str_field("x"), None);
+        assert_eq!(RawJson::new("{\"x\":\"a\\nb\"}").str_field("x"), None);
+    }
+
+    fn verdict(bytes: &[u8]) -> (Vec<Result<RunEvent>>, Option<String>) {
+        let mut d = RunEventDecoder::verdict_only();
+        assert!(d.is_verdict_only());
+        let mut out = d.push(bytes);
+        out.extend(d.finish());
+        (out, d.run_id().map(str::to_string))
+    }
+
+    #[test]
+    fn verdict_only_skips_everything_but_the_outcome() {
+        let s = format!(
+            "event: init\ndata: {}\n\nevent: status\ndata: {{nope\n\nevent: stream_token\ndata: [broken\n\nevent: step_x\ndata: {{}}\n\nevent: new\ndata: x\n\nevent: done\ndata: {}\n\n",
+            run("pending"),
+            run("completed")
+        );
+        let (out, id) = verdict(s.as_bytes());
+        let names: Vec<&str> = out.iter().map(|r| r.as_ref().unwrap().name()).collect();
+        assert_eq!(names, ["init", "done"]);
+        assert_eq!(id.as_deref(), Some("r1"));
+        // Without init, the run id still comes from a skipped event, and a
+        // server error is reported.
+        let (out, id) = verdict(
+            b"event: stream_token\ndata: {\"run_id\":\"r7\",\"token\":\"t\"}\n\nevent: error\ndata: {\"message\":\"m\"}\n\n",
+        );
+        assert_eq!(id.as_deref(), Some("r7"));
+        assert!(matches!(&out[..], [Ok(RunEvent::Error { message, .. })] if message == "m"));
+        // A malformed done is still an error, and the end is early.
+        let (out, _) = verdict(b"event: done\ndata: {}\n\n");
+        assert!(matches!(
+            &out[..],
+            [
+                Err(Error::Stream(StreamError::Malformed { .. })),
+                Err(Error::Stream(StreamError::EndedEarly { .. }))
+            ]
+        ));
+    }
+
+    #[test]
+    fn an_endless_event_is_dropped_at_the_cap_and_the_run_goes_on() {
+        let mut d = RunEventDecoder::new().max_event(400);
+        let mut out = Vec::new();
+        d.push_with(b"event: stream_token\n", |i| out.push(i));
+        for _ in 0..1000 {
+            d.push_with(b"data: {\"token\":\"aaaaaaaaaa\"}\n", |i| out.push(i));
+        }
+        d.push_with(
+            format!("\nevent: done\ndata: {}\n\n", run("completed")).as_bytes(),
+            |i| out.push(i),
+        );
+        d.finish_with(|i| out.push(i));
+        assert!(
+            matches!(
+                &out[..],
+                [
+                    Err(Error::Stream(StreamError::EventTooLarge { limit: 400 })),
+                    Ok(RunEvent::Done(_))
+                ]
+            ),
+            "{out:?}"
+        );
+    }
+
+    /// A run stream from arbitrary pieces, some of them malformed.
+    fn run_stream() -> impl proptest::strategy::Strategy<Value = Vec<u8>> {
+        use proptest::prelude::*;
+        let piece = prop_oneof![
+            Just(format!("event: init\ndata: {}\n\n", run("pending"))),
+            Just("event: stream_token\ndata: {\"token\":\"t\"}\n\n".to_string()),
+            Just("event: stream_token\ndata: {\"tok".to_string()),
+            Just("event: status\ndata: {\"status\":\"running\"}\n\n".to_string()),
+            Just("event: mystery\ndata: 1\n\n".to_string()),
+            Just("\n\n".to_string()),
+            Just(format!("event: done\ndata: {}\n\n", run("completed"))),
+            Just("event: error\ndata: {\"message\":\"m\"}\n\n".to_string()),
+            Just("event: timeout\ndata: x\n\n".to_string()),
+        ];
+        proptest::collection::vec(piece, 0..12).prop_map(|v| v.concat().into_bytes())
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn verdict_only_agrees_with_the_full_decoder(
+            input in run_stream(),
+            cut in proptest::prelude::any::<usize>(),
+        ) {
+            let cut = cut % (input.len() + 1);
+            let full: Vec<String> = all(&input)
+                .iter()
+                .filter_map(|r| match r {
+                    Ok(e) if decides_verdict(e.name()) => Some(e.name().to_string()),
+                    Ok(_) | Err(Error::Stream(StreamError::Malformed { .. })) => None,
+                    Err(e) => Some(format!("{e}")),
+                })
+                .collect();
+            let mut d = RunEventDecoder::verdict_only();
+            let mut out = d.push(&input[..cut]);
+            out.extend(d.push(&input[cut..]));
+            out.extend(d.finish());
+            let only: Vec<String> = out
+                .iter()
+                .filter_map(|r| match r {
+                    Ok(e) => Some(e.name().to_string()),
+                    Err(Error::Stream(StreamError::Malformed { .. })) => None,
+                    Err(e) => Some(format!("{e}")),
+                })
+                .collect();
+            proptest::prop_assert_eq!(only, full);
+        }
     }
 }

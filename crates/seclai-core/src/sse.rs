@@ -1,9 +1,30 @@
 //! An incremental decoder for Server-Sent Events (`text/event-stream`).
 //!
 //! [`SseDecoder`] follows the parsing rules of the WHATWG HTML standard. It
-//! performs no I/O: feed it byte chunks exactly as they arrive with
-//! [`SseDecoder::push`], and call [`SseDecoder::finish`] once the body ends.
-//! How the body is cut into chunks never changes the decoded result.
+//! performs no I/O: feed it byte chunks exactly as they arrive and call
+//! `finish` once the body ends. How the body is cut into chunks never
+//! changes the decoded result.
+//!
+//! Two ways to read events:
+//!
+//! - [`SseDecoder::push_with`] / [`SseDecoder::finish_with`] hand each event
+//!   to a callback as an [`SseEventRef`] borrowing the decoder's buffers.
+//!   The framing allocates nothing per event: line ends are found with
+//!   `memchr`, and the buffers are reused from one event to the next.
+//! - [`SseDecoder::push`] / [`SseDecoder::finish`] return owned
+//!   [`SseEvent`]s, for callers that keep events around.
+//!
+//! **UTF-8.** Bytes are collected per event and validated once, when the
+//! event is dispatched, so a character split across chunks decodes exactly.
+//! Invalid sequences are replaced with U+FFFD (the standard's decoding
+//! rule), never an error; only events that contain such bytes pay for the
+//! replacement.
+//!
+//! **Limits.** A line longer than the line cap is dropped
+//! ([`SseError::LineTooLong`]); an event whose `data:` lines add up to more
+//! than the event cap is dropped as a whole ([`SseError::EventTooLarge`],
+//! reported once, at the moment the cap is crossed). Either way the decoder
+//! holds at most about one cap of bytes and decoding resumes afterwards.
 //!
 //! Comment lines (those starting with `:`) are what servers send as
 //! keep-alives. They produce no events; a transport that enforces an idle
@@ -15,6 +36,13 @@ use std::borrow::Cow;
 
 /// The default longest line, in bytes: 1 MiB.
 pub const DEFAULT_MAX_LINE: usize = 1024 * 1024;
+
+/// The default largest event (its `data:` lines joined), in bytes: 1 MiB.
+pub const DEFAULT_MAX_EVENT: usize = 1024 * 1024;
+
+/// Buffers grown past this by one large event are shrunk back afterwards,
+/// so a long-lived stream does not keep its largest event's memory.
+const KEEP_CAPACITY: usize = 16 * 1024;
 
 const BOM: &[u8] = b"\xEF\xBB\xBF";
 
@@ -34,6 +62,33 @@ pub struct SseEvent {
     pub retry: Option<u64>,
 }
 
+/// One dispatched event, borrowing the decoder's buffers: valid only inside
+/// the callback of [`SseDecoder::push_with`] / [`SseDecoder::finish_with`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SseEventRef<'a> {
+    /// The event type from the `event:` field, or `"message"` when unset.
+    pub event: &'a str,
+    /// The `data:` lines of the event joined with `\n`.
+    pub data: &'a str,
+    /// The most recent `id:` received on the stream so far.
+    pub id: Option<&'a str>,
+    /// The reconnection time in milliseconds, if a valid `retry:` field
+    /// appeared in this event's block.
+    pub retry: Option<u64>,
+}
+
+impl SseEventRef<'_> {
+    /// An owned copy.
+    pub fn to_event(&self) -> SseEvent {
+        SseEvent {
+            event: self.event.to_owned(),
+            data: self.data.to_owned(),
+            id: self.id.map(str::to_owned),
+            retry: self.retry,
+        }
+    }
+}
+
 /// A problem in the stream that the decoder recovered from.
 #[non_exhaustive]
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -45,12 +100,20 @@ pub enum SseError {
         /// The limit in bytes.
         limit: usize,
     },
+    /// The `data:` lines of one event added up to more than the configured
+    /// limit. The whole event was dropped and decoding resumed after it.
+    #[error("event stream event larger than {limit} bytes")]
+    EventTooLarge {
+        /// The limit in bytes.
+        limit: usize,
+    },
 }
 
 impl From<SseError> for crate::error::StreamError {
     fn from(e: SseError) -> Self {
         match e {
             SseError::LineTooLong { limit } => crate::error::StreamError::LineTooLong { limit },
+            SseError::EventTooLarge { limit } => crate::error::StreamError::EventTooLarge { limit },
         }
     }
 }
@@ -58,10 +121,14 @@ impl From<SseError> for crate::error::StreamError {
 /// Items produced by the decoder: events, or recoverable errors.
 pub type SseItem = Result<SseEvent, SseError>;
 
+/// Items handed to the callback of [`SseDecoder::push_with`].
+pub type SseItemRef<'a> = Result<SseEventRef<'a>, SseError>;
+
 /// Incremental `text/event-stream` decoder. See the [module docs](self).
 #[derive(Debug, Clone)]
 pub struct SseDecoder {
     max_line: usize,
+    max_event: usize,
     /// Bytes of a line whose end has not arrived yet.
     partial: Vec<u8>,
     /// The current line exceeded `max_line`; drop bytes until its end.
@@ -71,9 +138,12 @@ pub struct SseDecoder {
     after_cr: bool,
     /// No line has been completed yet, so a BOM may still be stripped.
     at_start: bool,
-    /// Pending event fields.
-    event_type: String,
-    data: String,
+    /// Pending event fields, as raw bytes (validated at dispatch).
+    event_type: Vec<u8>,
+    /// Each `data:` line followed by `\n`.
+    data: Vec<u8>,
+    /// The pending event crossed `max_event`: ignore it up to its end.
+    oversized: bool,
     block_retry: Option<u64>,
     /// Stream-wide state.
     last_event_id: Option<String>,
@@ -89,28 +159,39 @@ impl Default for SseDecoder {
 }
 
 impl SseDecoder {
-    /// A decoder with the default line limit ([`DEFAULT_MAX_LINE`]).
+    /// A decoder with the default caps ([`DEFAULT_MAX_LINE`],
+    /// [`DEFAULT_MAX_EVENT`]).
     pub fn new() -> Self {
         Self::with_max_line(DEFAULT_MAX_LINE)
     }
 
     /// A decoder that rejects lines longer than `limit` bytes (not counting
-    /// the line ending).
+    /// the line ending), with the default event cap.
     pub fn with_max_line(limit: usize) -> Self {
         Self {
             max_line: limit,
+            max_event: DEFAULT_MAX_EVENT,
             partial: Vec::new(),
             discarding: false,
             after_cr: false,
             at_start: true,
-            event_type: String::new(),
-            data: String::new(),
+            event_type: Vec::new(),
+            data: Vec::new(),
+            oversized: false,
             block_retry: None,
             last_event_id: None,
             retry: None,
             comments: 0,
             bytes: 0,
         }
+    }
+
+    /// Sets the largest event accepted: the size of its `data:` lines joined
+    /// with `\n`, in bytes. A larger event is dropped with
+    /// [`SseError::EventTooLarge`].
+    pub fn max_event(mut self, limit: usize) -> Self {
+        self.max_event = limit;
+        self
     }
 
     /// Feeds the next chunk of the body and returns what it completed.
@@ -123,6 +204,13 @@ impl SseDecoder {
     /// Like [`push`](Self::push), appending to a caller-owned vector so it
     /// can be reused between chunks.
     pub fn push_into(&mut self, chunk: &[u8], out: &mut Vec<SseItem>) {
+        self.push_with(chunk, |item| out.push(item.map(|e| e.to_event())));
+    }
+
+    /// Feeds the next chunk of the body and hands each completed event (or
+    /// recoverable error) to `f`, borrowing the decoder's buffers: nothing
+    /// is allocated per event.
+    pub fn push_with<F: FnMut(SseItemRef<'_>)>(&mut self, chunk: &[u8], mut f: F) {
         self.bytes = self.bytes.saturating_add(chunk.len() as u64);
         let mut rest = chunk;
         if self.after_cr && !rest.is_empty() {
@@ -132,11 +220,11 @@ impl SseDecoder {
             }
         }
         while !rest.is_empty() {
-            let Some(end) = rest.iter().position(|&b| b == b'\n' || b == b'\r') else {
-                self.buffer_partial(rest, out);
+            let Some(end) = memchr::memchr2(b'\n', b'\r', rest) else {
+                self.buffer_partial(rest, &mut f);
                 return;
             };
-            self.complete_line(&rest[..end], out);
+            self.complete_line(&rest[..end], &mut f);
             let ending = if rest[end] == b'\n' {
                 1
             } else {
@@ -163,18 +251,25 @@ impl SseDecoder {
     /// [`retry`](Self::retry) are kept.
     pub fn finish(&mut self) -> Vec<SseItem> {
         let mut out = Vec::new();
+        self.finish_with(|item| out.push(item.map(|e| e.to_event())));
+        out
+    }
+
+    /// [`finish`](Self::finish), handing what it completes to `f` as
+    /// [`push_with`](Self::push_with) does.
+    pub fn finish_with<F: FnMut(SseItemRef<'_>)>(&mut self, mut f: F) {
         if !self.discarding && !self.partial.is_empty() {
-            self.complete_line(&[], &mut out);
+            self.complete_line(&[], &mut f);
         }
-        self.dispatch(&mut out);
+        self.dispatch(&mut f);
         self.partial.clear();
         self.discarding = false;
         self.after_cr = false;
         self.at_start = true;
         self.event_type.clear();
         self.data.clear();
+        self.oversized = false;
         self.block_retry = None;
-        out
     }
 
     /// The last event id seen, for the `Last-Event-ID` header when
@@ -204,12 +299,12 @@ impl SseDecoder {
     }
 
     /// Stores bytes of a line whose end is in a later chunk.
-    fn buffer_partial(&mut self, bytes: &[u8], out: &mut Vec<SseItem>) {
+    fn buffer_partial<F: FnMut(SseItemRef<'_>)>(&mut self, bytes: &[u8], f: &mut F) {
         if self.discarding {
             return;
         }
         if self.partial.len() + bytes.len() > self.max_line {
-            self.reject_line(out);
+            self.reject_line(f);
         } else {
             self.partial.extend_from_slice(bytes);
         }
@@ -217,47 +312,49 @@ impl SseDecoder {
 
     /// Handles a line whose end has been found; `tail` is the part of it in
     /// the current chunk (the rest is in `self.partial`).
-    fn complete_line(&mut self, tail: &[u8], out: &mut Vec<SseItem>) {
+    fn complete_line<F: FnMut(SseItemRef<'_>)>(&mut self, tail: &[u8], f: &mut F) {
         if self.discarding {
             self.discarding = false;
             self.at_start = false;
             return;
         }
         if self.partial.len() + tail.len() > self.max_line {
-            self.reject_line(out);
+            self.reject_line(f);
             self.discarding = false;
             self.at_start = false;
             return;
         }
         if self.partial.is_empty() {
-            self.process_line(tail, out);
+            self.process_line(tail, f);
         } else {
             let mut line = std::mem::take(&mut self.partial);
             line.extend_from_slice(tail);
-            self.process_line(&line, out);
+            self.process_line(&line, f);
             line.clear();
+            shrink(&mut line);
             self.partial = line;
         }
     }
 
-    fn reject_line(&mut self, out: &mut Vec<SseItem>) {
+    fn reject_line<F: FnMut(SseItemRef<'_>)>(&mut self, f: &mut F) {
         self.partial.clear();
+        shrink(&mut self.partial);
         self.discarding = true;
-        out.push(Err(SseError::LineTooLong {
+        f(Err(SseError::LineTooLong {
             limit: self.max_line,
         }));
     }
 
-    fn process_line(&mut self, mut line: &[u8], out: &mut Vec<SseItem>) {
+    fn process_line<F: FnMut(SseItemRef<'_>)>(&mut self, mut line: &[u8], f: &mut F) {
         if self.at_start {
             self.at_start = false;
             line = line.strip_prefix(BOM).unwrap_or(line);
         }
         if line.is_empty() {
-            self.dispatch(out);
+            self.dispatch(f);
             return;
         }
-        let (field, value) = match line.iter().position(|&b| b == b':') {
+        let (field, value) = match memchr::memchr(b':', line) {
             Some(0) => {
                 self.comments = self.comments.saturating_add(1);
                 return;
@@ -269,18 +366,25 @@ impl SseDecoder {
             None => (line, &[][..]),
         };
         match field {
-            b"data" => {
-                self.data.push_str(&lossy(value));
-                self.data.push('\n');
+            b"data" => self.add_data(value, f),
+            b"event" => {
+                self.event_type.clear();
+                self.event_type.extend_from_slice(value);
             }
-            b"event" => self.event_type = lossy(value).into_owned(),
             // An id containing NUL is ignored entirely.
             b"id" if !value.contains(&0) => {
-                self.last_event_id = (!value.is_empty()).then(|| lossy(value).into_owned());
+                if value.is_empty() {
+                    self.last_event_id = None;
+                } else {
+                    let id = self.last_event_id.get_or_insert_with(String::new);
+                    id.clear();
+                    id.push_str(&String::from_utf8_lossy(value));
+                }
             }
             b"retry" if !value.is_empty() && value.iter().all(u8::is_ascii_digit) => {
-                // All digits, so only overflow can fail; such a value is ignored.
-                if let Ok(ms) = lossy(value).parse::<u64>() {
+                // All digits, so only overflow can fail; such a value is
+                // ignored.
+                if let Some(ms) = parse_digits(value) {
                     self.retry = Some(ms);
                     self.block_retry = Some(ms);
                 }
@@ -289,30 +393,64 @@ impl SseDecoder {
         }
     }
 
+    /// Appends one `data:` line, enforcing the event cap. The size counted
+    /// is that of the joined data: earlier lines, their `\n`s, this line.
+    fn add_data<F: FnMut(SseItemRef<'_>)>(&mut self, value: &[u8], f: &mut F) {
+        if self.oversized {
+            return;
+        }
+        if self.data.len() + value.len() > self.max_event {
+            self.oversized = true;
+            self.data.clear();
+            shrink(&mut self.data);
+            f(Err(SseError::EventTooLarge {
+                limit: self.max_event,
+            }));
+            return;
+        }
+        self.data.extend_from_slice(value);
+        self.data.push(b'\n');
+    }
+
     /// Ends the current block: emits an event if it had data.
-    fn dispatch(&mut self, out: &mut Vec<SseItem>) {
+    fn dispatch<F: FnMut(SseItemRef<'_>)>(&mut self, f: &mut F) {
         let retry = self.block_retry.take();
-        if self.data.is_empty() {
+        if self.oversized || self.data.is_empty() {
+            self.oversized = false;
             self.event_type.clear();
             return;
         }
         self.data.pop(); // the '\n' added after the last data line
         let event = if self.event_type.is_empty() {
-            String::from("message")
+            Cow::Borrowed("message")
         } else {
-            std::mem::take(&mut self.event_type)
+            String::from_utf8_lossy(&self.event_type)
         };
-        out.push(Ok(SseEvent {
-            event,
-            data: std::mem::take(&mut self.data),
-            id: self.last_event_id.clone(),
+        f(Ok(SseEventRef {
+            event: &event,
+            data: &String::from_utf8_lossy(&self.data),
+            id: self.last_event_id.as_deref(),
             retry,
         }));
+        drop(event);
+        self.event_type.clear();
+        self.data.clear();
+        shrink(&mut self.data);
     }
 }
 
-fn lossy(bytes: &[u8]) -> Cow<'_, str> {
-    String::from_utf8_lossy(bytes)
+/// Gives back the memory of a buffer that one large line or event grew.
+fn shrink(buf: &mut Vec<u8>) {
+    if buf.capacity() > KEEP_CAPACITY {
+        buf.shrink_to(KEEP_CAPACITY);
+    }
+}
+
+/// A decimal number of ASCII digits; `None` on overflow.
+fn parse_digits(digits: &[u8]) -> Option<u64> {
+    digits.iter().try_fold(0u64, |n, d| {
+        n.checked_mul(10)?.checked_add(u64::from(d - b'0'))
+    })
 }
 
 #[cfg(test)]
@@ -335,12 +473,27 @@ mod tests {
     }
 
     fn decode_chunks(chunks: &[&[u8]], max: usize) -> Vec<SseItem> {
-        let mut d = SseDecoder::with_max_line(max);
+        decode_capped(chunks, max, DEFAULT_MAX_EVENT)
+    }
+
+    fn decode_capped(chunks: &[&[u8]], max: usize, max_event: usize) -> Vec<SseItem> {
+        let mut d = SseDecoder::with_max_line(max).max_event(max_event);
         let mut out = Vec::new();
         for c in chunks {
             d.push_into(c, &mut out);
         }
         out.extend(d.finish());
+        out
+    }
+
+    /// The same through the borrowing API.
+    fn decode_borrowed(chunks: &[&[u8]], max: usize, max_event: usize) -> Vec<SseItem> {
+        let mut d = SseDecoder::with_max_line(max).max_event(max_event);
+        let mut out = Vec::new();
+        for c in chunks {
+            d.push_with(c, |item| out.push(item.map(|e| e.to_event())));
+        }
+        d.finish_with(|item| out.push(item.map(|e| e.to_event())));
         out
     }
 
@@ -513,7 +666,88 @@ mod tests {
     }
 
     #[test]
+    fn utf8_split_inside_a_character_decodes_exactly() {
+        // Every cut of a 2-, 3- and 4-byte character, across three chunks.
+        let text = "event: é€\ndata: ü€𝄞\n\n".as_bytes();
+        for a in 0..text.len() {
+            for b in a..text.len() {
+                let out = decode_chunks(&[&text[..a], &text[a..b], &text[b..]], 100);
+                assert_eq!(out, vec![ev("é€", "ü€𝄞")], "cuts at {a}, {b}");
+            }
+        }
+    }
+
+    #[test]
+    fn invalid_utf8_in_name_and_id_is_replaced() {
+        let mut d = SseDecoder::new();
+        let out = d.push(b"event: a\xc3\nid: \xff1\ndata: \xe2\x82\n\n");
+        assert_eq!(
+            out,
+            vec![Ok(SseEvent {
+                event: "a\u{fffd}".into(),
+                data: "\u{fffd}".into(),
+                id: Some("\u{fffd}1".into()),
+                retry: None,
+            })]
+        );
+    }
+
+    #[test]
+    fn endless_data_lines_stop_at_the_event_cap() {
+        // 10,000 data lines of 10 bytes against a 1,000-byte event cap: one
+        // error when the cap is crossed, nothing else until the event ends.
+        let mut d = SseDecoder::new().max_event(1000);
+        let mut out = Vec::new();
+        for _ in 0..10_000 {
+            d.push_into(b"data: 0123456789\n", &mut out);
+        }
+        assert_eq!(out, vec![Err(SseError::EventTooLarge { limit: 1000 })]);
+        assert!(
+            d.data.capacity() <= KEEP_CAPACITY,
+            "the dropped data is not kept"
+        );
+        // The blank line ends the dropped event; the next one decodes.
+        d.push_into(b"\nevent: after\ndata: ok\n\n", &mut out);
+        assert_eq!(out[1..], [ev("after", "ok")]);
+        // At exactly the cap (two 4-byte lines and their `\n`: 9 bytes).
+        assert_eq!(
+            decode_capped(&[b"data: abcd\ndata: efgh\n\n"], 100, 9),
+            vec![ev("message", "abcd\nefgh")]
+        );
+        assert_eq!(
+            decode_capped(&[b"data: abcd\ndata: efghi\n\ndata: x\n\n"], 100, 9),
+            vec![
+                Err(SseError::EventTooLarge { limit: 9 }),
+                ev("message", "x")
+            ]
+        );
+        // An oversized last event without a blank line emits nothing more.
+        assert_eq!(
+            decode_capped(&[b"data: abcdefghij"], 100, 9),
+            vec![Err(SseError::EventTooLarge { limit: 9 })]
+        );
+    }
+
+    #[test]
+    fn large_events_do_not_keep_their_memory() {
+        let mut d = SseDecoder::new();
+        let mut big = b"data: ".to_vec();
+        big.extend(std::iter::repeat_n(b'x', 200_000));
+        big.extend_from_slice(b"\n\n");
+        for piece in big.chunks(4096) {
+            d.push(piece);
+        }
+        assert!(d.data.capacity() <= KEEP_CAPACITY);
+        assert!(d.partial.capacity() <= KEEP_CAPACITY);
+    }
+
+    #[test]
     fn error_converts() {
+        let e: crate::error::Error = SseError::EventTooLarge { limit: 5 }.into();
+        assert!(matches!(
+            e,
+            crate::error::Error::Stream(crate::error::StreamError::EventTooLarge { limit: 5 })
+        ));
         let e: crate::error::Error = SseError::LineTooLong { limit: 5 }.into();
         assert!(matches!(
             e,
@@ -579,6 +813,22 @@ mod tests {
             let whole = decode_chunks(&[&input], max);
             let pieces = split_at_points(&input, &points);
             prop_assert_eq!(decode_chunks(&pieces, max), whole);
+        }
+
+        #[test]
+        fn event_cap_and_borrowed_api_agree_whatever_the_chunking(
+            input in stream(),
+            points in proptest::collection::vec(any::<usize>(), 0..20),
+            max_event in prop_oneof![Just(0usize), Just(3), Just(10), Just(DEFAULT_MAX_EVENT)],
+        ) {
+            let whole = decode_capped(&[&input], 8, max_event);
+            let pieces = split_at_points(&input, &points);
+            prop_assert_eq!(&decode_capped(&pieces, 8, max_event), &whole);
+            prop_assert_eq!(&decode_borrowed(&pieces, 8, max_event), &whole);
+            // Each raw byte yields at most one char (U+FFFD for a bad one).
+            for e in whole.iter().flatten() {
+                prop_assert!(e.data.chars().count() <= max_event);
+            }
         }
 
         #[test]

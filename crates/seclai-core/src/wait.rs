@@ -78,7 +78,8 @@ impl StreamWaiter {
             }
             // A garbled event mid-stream is skipped; the stream's end decides.
             Err(Error::Stream(StreamError::Malformed { .. }))
-            | Err(Error::Stream(StreamError::LineTooLong { .. })) => StreamNext::Continue,
+            | Err(Error::Stream(StreamError::LineTooLong { .. }))
+            | Err(Error::Stream(StreamError::EventTooLarge { .. })) => StreamNext::Continue,
             Err(e @ Error::Stream(_)) | Err(e @ Error::Transport(_)) => self.poll_or(e),
             Err(e) => StreamNext::Fail(e),
         }

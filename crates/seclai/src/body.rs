@@ -300,35 +300,58 @@ impl Stream for Download {
 // Uploads
 // ---------------------------------------------------------------------------
 
-const CHUNK: usize = 64 * 1024;
+/// How much of an upload is read per trip to the blocking pool: 256 KiB
+/// blocks cut the hand-offs to the pool (about six futex calls each) by four
+/// against 64 KiB, while two blocks in flight stay well under the 2 MiB
+/// memory budget of a transfer.
+const UPLOAD_BLOCK: usize = 256 * 1024;
 
-/// Turn a multipart body into a streamed reqwest body: 64 KiB reads, each
-/// on the blocking pool; every chunk taken by the connection is progress.
+/// Where the upload's reader stands: idle between reads, or reading the
+/// next block on the blocking pool while the previous one is being sent.
+enum ReadAhead {
+    Idle(MultipartBody),
+    Reading(BlockRead),
+}
+
+/// A block being read on the blocking pool; it hands the body back.
+type BlockRead = tokio::task::JoinHandle<(MultipartBody, std::io::Result<Bytes>)>;
+
+/// Reads the next block of `body` on the blocking pool.
+fn read_block(mut body: MultipartBody) -> BlockRead {
+    tokio::task::spawn_blocking(move || {
+        let mut buf = Vec::with_capacity(UPLOAD_BLOCK);
+        let read = (&mut body)
+            .take(UPLOAD_BLOCK as u64)
+            .read_to_end(&mut buf)
+            .map(|_| Bytes::from(buf));
+        (body, read)
+    })
+}
+
+/// Turn a multipart body into a streamed reqwest body: 256 KiB blocks read
+/// on the blocking pool, the next one read while the current one is sent;
+/// every block the connection takes is progress (the write-idle bound).
 pub(crate) fn upload_body(
     body: MultipartBody,
     progress: Arc<SendProgress>,
     clock: SharedClock,
 ) -> reqwest::Body {
-    let chunks = futures_util::stream::unfold(Some(body), move |state| {
+    let chunks = futures_util::stream::unfold(Some(ReadAhead::Idle(body)), move |state| {
         let (progress, clock) = (progress.clone(), clock.clone());
         async move {
             progress.advance(clock.now());
-            let mut body = state?;
-            let read = tokio::task::spawn_blocking(move || {
-                let mut buf = vec![0u8; CHUNK];
-                let read = body.read(&mut buf).map(|n| {
-                    buf.truncate(n);
-                    Bytes::from(buf)
-                });
-                (body, read)
-            })
-            .await;
-            match read {
-                Ok((_, Ok(chunk))) if chunk.is_empty() => {
+            let handle = match state? {
+                ReadAhead::Idle(body) => read_block(body),
+                ReadAhead::Reading(handle) => handle,
+            };
+            match handle.await {
+                Ok((_, Ok(block))) if block.is_empty() => {
                     progress.finish(clock.now());
                     None
                 }
-                Ok((body, Ok(chunk))) => Some((Ok(chunk), Some(body))),
+                Ok((body, Ok(block))) => {
+                    Some((Ok(block), Some(ReadAhead::Reading(read_block(body)))))
+                }
                 Ok((_, Err(e))) => Some((Err(e), None)),
                 Err(e) => Some((Err(std::io::Error::other(e)), None)),
             }

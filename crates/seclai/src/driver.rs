@@ -107,14 +107,15 @@ impl Driver for Client {
             let mut step = waiter.start();
             loop {
                 step = match step {
-                    WaitStep::OpenEvents(m) => match client.events(m, RunEventDecoder::new()).await
-                    {
-                        Ok(s) => {
-                            events = Some(s);
-                            waiter.on_opened(Ok(()))
+                    WaitStep::OpenEvents(m) => {
+                        match client.events(m, RunEventDecoder::verdict_only()).await {
+                            Ok(s) => {
+                                events = Some(s);
+                                waiter.on_opened(Ok(()))
+                            }
+                            Err(e) => waiter.on_opened(Err(e)),
                         }
-                        Err(e) => waiter.on_opened(Err(e)),
-                    },
+                    }
                     WaitStep::NextEvent => {
                         let item = match events.as_mut() {
                             Some(s) => s.next().await,

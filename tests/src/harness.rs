@@ -51,11 +51,12 @@ pub trait Harness: Driver + Sized {
 }
 
 fn retries(n: u32) -> seclai_core::RetryPolicy {
-    let mut p = seclai_core::RetryPolicy::default();
-    p.max_retries = n;
-    p.base_delay = Duration::from_millis(5);
-    p.max_delay = Duration::from_millis(20);
-    p
+    seclai_core::RetryPolicy {
+        max_retries: n,
+        base_delay: Duration::from_millis(5),
+        max_delay: Duration::from_millis(20),
+        ..Default::default()
+    }
 }
 
 impl Harness for seclai::Client {

@@ -156,8 +156,8 @@ fn import_spec(source: &Path, overrides: &Path, out: &Path, check: bool) -> Exit
             xtask::import::short_diff(
                 &have,
                 &text,
-                &format!("a/{out_name}"),
-                &format!("b/{out_name}")
+                &out_name,
+                &format!("import of {}", source.display())
             ),
             source.display()
         );

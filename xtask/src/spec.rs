@@ -25,8 +25,9 @@ pub fn load(path: &Path) -> Result<LoadedSpec> {
         GenError::at(
             "",
             format!(
-                "cannot read the spec ({e}). Put the Seclai OpenAPI document at \
-                 openapi/seclai.openapi.json (see openapi/README.md) or pass --spec PATH."
+                "cannot read the spec ({e}). The checkout's copy is \
+                 openapi/seclai.openapi.json (see openapi/README.md); `generate` and `ops` \
+                 read another with --spec PATH."
             ),
         )
         .in_file(&file)

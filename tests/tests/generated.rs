@@ -23,9 +23,10 @@ const HELPERS: &[&str] = &[
     "run_streaming_agent_and_wait",
 ];
 
+/// The checkout under test, found at run time (a path baked in at compile
+/// time would point at another checkout sharing this target directory).
 fn workspace() -> PathBuf {
-    let here = Path::new(env!("CARGO_MANIFEST_DIR"));
-    here.parent().expect("tests/ has a parent").to_path_buf()
+    xtask::workspace_root().expect("the tests run inside the workspace")
 }
 
 fn spec_path() -> PathBuf {
@@ -36,8 +37,9 @@ fn overrides_path() -> PathBuf {
     workspace().join("openapi/overrides.toml")
 }
 
-fn shared() -> PathBuf {
-    workspace().join("../shared")
+/// The committed structure-only copies of earlier specs.
+fn history_dir() -> PathBuf {
+    workspace().join("openapi/history")
 }
 
 /// The generator's output for the current spec, computed once per test binary.
@@ -45,12 +47,6 @@ fn generated() -> &'static xtask::Generated {
     static GENERATED: OnceLock<xtask::Generated> = OnceLock::new();
     GENERATED.get_or_init(|| {
         let spec = spec_path();
-        assert!(
-            spec.is_file(),
-            "the spec is missing at {}: copy it there first, e.g. \
-             `cp ../shared/openapi/seclai.openapi.json openapi/` (CI does this before testing)",
-            spec.display()
-        );
         xtask::generate(&spec, &overrides_path())
             .unwrap_or_else(|e| panic!("generation failed for {}: {e}", spec.display()))
     })
@@ -296,11 +292,10 @@ fn seed_names_are_covered() {
         CURRENT_OPERATIONS,
         "operation count of the current spec"
     );
-    let path = shared().join("seed-methods.txt");
+    let path = workspace().join("openapi/python-sdk-methods.txt");
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| {
         panic!(
-            "cannot read the seed method list at {} ({e}); it lives in the shared \
-             checkout next to this workspace (../shared/seed-methods.txt)",
+            "cannot read the seed method list at {}: {e}",
             path.display()
         )
     });
@@ -331,7 +326,7 @@ fn seed_names_are_covered() {
 // Older specs
 // ---------------------------------------------------------------------------
 
-/// Expected operation counts of the specs in `../shared/openapi/history`.
+/// Expected operation counts of the specs in `openapi/history`.
 const HISTORY: &[(&str, usize)] = &[
     ("seclai-2026-05-22", 135),
     ("seclai-2026-06-05", 138),
@@ -465,6 +460,51 @@ fn standalone_manifest() -> String {
     out
 }
 
+/// The committed earlier specs by name (file name without `.openapi.json`).
+fn history_specs() -> BTreeMap<String, PathBuf> {
+    let history = history_dir();
+    std::fs::read_dir(&history)
+        .unwrap_or_else(|e| {
+            panic!(
+                "cannot list the historical specs at {} ({e})",
+                history.display()
+            )
+        })
+        .map(|e| e.expect("directory entry").path())
+        .filter(|p| p.extension().is_some_and(|x| x == "json"))
+        .map(|p| {
+            let stem = p.file_name().unwrap().to_string_lossy();
+            let stem = stem.strip_suffix(".openapi.json").unwrap_or(&stem);
+            let stem = stem.strip_suffix(".json").unwrap_or(stem).to_string();
+            (stem, p)
+        })
+        .collect()
+}
+
+/// The committed specs are structure-only copies in canonical form, as
+/// `cargo xtask import` writes them: no prose, sorted keys, fixed indentation.
+/// (CI also re-imports each from the document it came from.)
+#[test]
+fn committed_specs_are_canonical_imports() {
+    let mut paths = vec![spec_path()];
+    paths.extend(history_specs().into_values());
+    assert_eq!(paths.len(), 1 + HISTORY.len());
+    for path in paths {
+        let text = std::fs::read_to_string(&path)
+            .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
+        let doc: Value = serde_json::from_str(&text)
+            .unwrap_or_else(|e| panic!("{} is not JSON: {e}", path.display()));
+        let canonical = xtask::import::canonical_text(&doc);
+        if canonical != text {
+            panic!(
+                "{} is not what `cargo xtask import` writes; re-import it from its source:\n{}",
+                path.display(),
+                xtask::import::short_diff(&text, &canonical, "committed", "canonical")
+            );
+        }
+    }
+}
+
 fn cargo() -> String {
     std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_string())
 }
@@ -477,33 +517,12 @@ fn history_specs_generate_and_compile() {
 
     // The current spec goes through the same entry point.
     let spec = spec_path();
-    assert!(
-        spec.is_file(),
-        "the spec is missing at {}: copy ../shared/openapi/seclai.openapi.json there first",
-        spec.display()
-    );
     let loaded = xtask::spec::load(&spec).unwrap_or_else(|e| panic!("{e}"));
     let current = xtask::generate_loaded(&loaded, &overrides).unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(current.ops.len(), CURRENT_OPERATIONS, "current spec");
 
-    let history = shared().join("openapi/history");
-    let found: BTreeMap<String, PathBuf> = std::fs::read_dir(&history)
-        .unwrap_or_else(|e| {
-            panic!(
-                "cannot list the historical specs at {} ({e}); they live in the shared \
-                 checkout next to this workspace (../shared/openapi/history)",
-                history.display()
-            )
-        })
-        .map(|e| e.expect("directory entry").path())
-        .filter(|p| p.extension().is_some_and(|x| x == "json"))
-        .map(|p| {
-            let stem = p.file_name().unwrap().to_string_lossy();
-            let stem = stem.strip_suffix(".openapi.json").unwrap_or(&stem);
-            let stem = stem.strip_suffix(".json").unwrap_or(stem).to_string();
-            (stem, p)
-        })
-        .collect();
+    let history = history_dir();
+    let found = history_specs();
     let expected: BTreeSet<&str> = HISTORY.iter().map(|(n, _)| *n).collect();
     let names: BTreeSet<&str> = found.keys().map(String::as_str).collect();
     assert_eq!(

@@ -9,17 +9,15 @@
 use seclai_testkit::raw::{RawServer, RecordedRequest, Script};
 use serde::de::DeserializeOwned;
 use serde_json::Value;
-use std::path::Path;
 use std::sync::OnceLock;
 
 fn analyzed() -> &'static (Value, Vec<xtask::model::OpModel>) {
     static A: OnceLock<(Value, Vec<xtask::model::OpModel>)> = OnceLock::new();
     A.get_or_init(|| {
-        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+        // Found at run time: a compile-time path could be another checkout's.
+        let root = xtask::workspace_root().expect("the tests run inside the workspace");
         let spec = root.join("openapi/seclai.openapi.json");
-        let loaded = xtask::spec::load(&spec).unwrap_or_else(|e| {
-            panic!("{e} (copy ../shared/openapi/seclai.openapi.json into openapi/ first)")
-        });
+        let loaded = xtask::spec::load(&spec).unwrap_or_else(|e| panic!("{e}"));
         let overrides =
             xtask::overrides::Overrides::load(&root.join("openapi/overrides.toml")).unwrap();
         let (doc, ops, _) = xtask::analyze(&loaded, &overrides).unwrap();

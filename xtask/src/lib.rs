@@ -6,6 +6,7 @@
 
 pub mod emit;
 pub mod error;
+pub mod import;
 pub mod listing;
 pub mod model;
 pub mod msrv;
@@ -16,7 +17,30 @@ pub mod typesgen;
 
 use error::Result;
 use std::collections::BTreeMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
+
+/// The workspace root, found at run time: the nearest directory at or above
+/// `CARGO_MANIFEST_DIR` (which `cargo run` and `cargo test` set for the
+/// process) or, without it, the current directory, whose `Cargo.toml` has a
+/// `[workspace]` table. Never a path baked in at compile time, so a moved or
+/// copied checkout acts on itself even when it shares a target directory.
+pub fn workspace_root() -> Option<PathBuf> {
+    let start = match std::env::var_os("CARGO_MANIFEST_DIR") {
+        Some(dir) => PathBuf::from(dir),
+        None => std::env::current_dir().ok()?,
+    };
+    find_workspace_root(&start)
+}
+
+/// The nearest directory at or above `start` whose `Cargo.toml` declares a
+/// `[workspace]`.
+pub fn find_workspace_root(start: &Path) -> Option<PathBuf> {
+    start.ancestors().find_map(|dir| {
+        let manifest = std::fs::read_to_string(dir.join("Cargo.toml")).ok()?;
+        let table: toml::Table = manifest.parse().ok()?;
+        table.contains_key("workspace").then(|| dir.to_path_buf())
+    })
+}
 
 /// Everything one run produces.
 pub struct Generated {
@@ -28,7 +52,7 @@ pub struct Generated {
     pub doc: serde_json::Value,
     /// Non-fatal notes (override entries for absent operations, …).
     pub warnings: Vec<String>,
-    /// sha256 of the spec file.
+    /// sha256 of the spec's structure-only form (see [`import`]).
     pub sha256: String,
 }
 
@@ -164,4 +188,33 @@ pub fn check(dir: &Path, generated: &Generated) -> Vec<String> {
         problems.push(format!("{} is stale:\n{msg}", path.display()));
     }
     problems
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn finds_the_nearest_workspace_manifest() {
+        let dir = std::env::temp_dir().join(format!("xtask-root-{}", std::process::id()));
+        let member = dir.join("ws/member/src");
+        std::fs::create_dir_all(&member).unwrap();
+        std::fs::write(
+            dir.join("ws/Cargo.toml"),
+            "[workspace]\nmembers = [\"member\"]\n",
+        )
+        .unwrap();
+        std::fs::write(
+            dir.join("ws/member/Cargo.toml"),
+            "[package]\nname = \"m\"\n",
+        )
+        .unwrap();
+        assert_eq!(find_workspace_root(&member), Some(dir.join("ws")));
+        assert_eq!(find_workspace_root(&dir.join("ws")), Some(dir.join("ws")));
+        std::fs::remove_dir_all(&dir).unwrap();
+        // This crate's own checkout is found from its manifest directory.
+        let here = Path::new(env!("CARGO_MANIFEST_DIR"));
+        let root = find_workspace_root(here).unwrap();
+        assert!(root.join("xtask/Cargo.toml").is_file());
+    }
 }

@@ -1,4 +1,5 @@
-//! `cargo xtask generate [--spec PATH] [--out DIR] [--check]` and `cargo xtask ops [--spec PATH]`.
+//! `cargo xtask generate [--spec PATH] [--out DIR] [--check]`, `cargo xtask import PATH
+//! [--out FILE] [--check]`, `cargo xtask ops [--spec PATH]`, `bench` and `msrv`.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -7,6 +8,10 @@ const USAGE: &str = "usage:
   cargo xtask generate [--spec PATH] [--out DIR] [--check]
       regenerate crates/seclai-gen from the spec (default openapi/seclai.openapi.json);
       --check compares instead of writing and fails with a diff when stale
+  cargo xtask import PATH [--out FILE] [--check]
+      write the structure-only copy of the OpenAPI document at PATH (default
+      openapi/seclai.openapi.json), after checking it generates the same code;
+      --check compares instead of writing and fails with a diff when different
   cargo xtask ops [--spec PATH]
       print one line per operation: name METHOD /path [aliases]
   cargo xtask bench [--quick]
@@ -14,41 +19,55 @@ const USAGE: &str = "usage:
   cargo xtask msrv
       check that no workspace member depends on a crate needing a newer Rust than it declares";
 
-fn workspace_root() -> PathBuf {
-    let here = Path::new(env!("CARGO_MANIFEST_DIR"));
-    here.parent().unwrap_or(here).to_path_buf()
-}
-
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let root = workspace_root();
+    let Some(root) = xtask::workspace_root() else {
+        eprintln!(
+            "cannot find the workspace: no Cargo.toml with a [workspace] table at or above \
+             CARGO_MANIFEST_DIR or the current directory; run `cargo xtask` inside the checkout"
+        );
+        return ExitCode::FAILURE;
+    };
     if args.first().map(String::as_str) == Some("bench") {
         return bench(&root, args.iter().any(|a| a == "--quick"));
     }
     if args.first().map(String::as_str) == Some("msrv") {
         return msrv(&root);
     }
+    let import = args.first().map(String::as_str) == Some("import");
     let mut spec = root.join("openapi/seclai.openapi.json");
-    let mut out = root.join("crates/seclai-gen/src/generated");
+    let mut out = if import {
+        spec.clone()
+    } else {
+        root.join("crates/seclai-gen/src/generated")
+    };
+    let mut source = None;
     let mut check = false;
     let mut it = args.iter().skip(1);
     while let Some(a) = it.next() {
         match a.as_str() {
-            "--spec" => match it.next() {
+            "--spec" if !import => match it.next() {
                 Some(p) => spec = PathBuf::from(p),
                 None => return usage_error("--spec needs a path"),
             },
             "--out" => match it.next() {
                 Some(p) => out = PathBuf::from(p),
-                None => return usage_error("--out needs a directory"),
+                None => return usage_error("--out needs a path"),
             },
             "--check" => check = true,
+            p if import && source.is_none() && !p.starts_with("--") => {
+                source = Some(PathBuf::from(p));
+            }
             other => return usage_error(&format!("unknown argument {other:?}")),
         }
     }
     let overrides = root.join("openapi/overrides.toml");
     match args.first().map(String::as_str) {
         Some("generate") => generate(&spec, &overrides, &out, check),
+        Some("import") => match source {
+            Some(source) => import_spec(&source, &overrides, &out, check),
+            None => usage_error("import needs the path of an OpenAPI document"),
+        },
         Some("ops") => match xtask::spec::load(&spec)
             .and_then(|l| Ok((l, xtask::overrides::Overrides::load(&overrides)?)))
             .and_then(|(l, o)| xtask::analyze(&l, &o))
@@ -109,6 +128,66 @@ fn generate(spec: &Path, overrides: &Path, out: &Path, check: bool) -> ExitCode 
         }
         Err(e) => {
             eprintln!("cannot write {}: {e}", out.display());
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn import_spec(source: &Path, overrides: &Path, out: &Path, check: bool) -> ExitCode {
+    let out_name = out.display().to_string();
+    let text = match xtask::overrides::Overrides::load(overrides)
+        .and_then(|o| xtask::import::import(source, &out_name, &o))
+    {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("{e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    if check {
+        let have = std::fs::read_to_string(out).unwrap_or_default();
+        if have == text {
+            eprintln!("{out_name} is the import of {}", source.display());
+            return ExitCode::SUCCESS;
+        }
+        eprintln!(
+            "{out_name} differs from the import of {}:\n{}\nrun `cargo xtask import {} --out {out_name}`",
+            source.display(),
+            xtask::import::short_diff(
+                &have,
+                &text,
+                &out_name,
+                &format!("import of {}", source.display())
+            ),
+            source.display()
+        );
+        return ExitCode::FAILURE;
+    }
+    let tmp = out.with_extension("json.tmp");
+    let written = out
+        .parent()
+        .map_or(Ok(()), |dir| {
+            if dir.as_os_str().is_empty() {
+                Ok(())
+            } else {
+                std::fs::create_dir_all(dir)
+            }
+        })
+        .and_then(|()| std::fs::write(&tmp, &text))
+        .and_then(|()| std::fs::rename(&tmp, out));
+    match written {
+        Ok(()) => {
+            eprintln!(
+                "imported {} into {out_name} ({} bytes, {} lines)",
+                source.display(),
+                text.len(),
+                text.lines().count()
+            );
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            let _ = std::fs::remove_file(&tmp);
+            eprintln!("cannot write {out_name}: {e}");
             ExitCode::FAILURE
         }
     }

@@ -1,4 +1,5 @@
-//! Loading the spec: read, parse, check the OpenAPI version, hash.
+//! Loading the spec: read, parse, check the OpenAPI version, hash (of the
+//! structure-only form, see [`crate::import`]).
 
 use crate::error::{GenError, Result};
 use serde_json::Value;
@@ -11,7 +12,8 @@ pub struct LoadedSpec {
     pub doc: Value,
     /// Display name of the file, for error messages.
     pub file: String,
-    /// Lower-case hex sha256 of the file's bytes.
+    /// Lower-case hex sha256 of the document's structure-only form (what
+    /// `cargo xtask import` writes), so a document and its import hash alike.
     pub sha256: String,
 }
 
@@ -23,8 +25,9 @@ pub fn load(path: &Path) -> Result<LoadedSpec> {
         GenError::at(
             "",
             format!(
-                "cannot read the spec ({e}). Put the Seclai OpenAPI document at \
-                 openapi/seclai.openapi.json (see openapi/README.md) or pass --spec PATH."
+                "cannot read the spec ({e}). The checkout's copy is \
+                 openapi/seclai.openapi.json (see openapi/README.md); `generate` and `ops` \
+                 read another with --spec PATH."
             ),
         )
         .in_file(&file)
@@ -46,7 +49,7 @@ pub fn parse(bytes: &[u8], file: &str) -> Result<LoadedSpec> {
         .in_file(file)
     })?;
     check_version(&doc).map_err(|e| e.in_file(file))?;
-    let sha256 = Sha256::digest(bytes)
+    let sha256 = Sha256::digest(crate::import::canonical_text(&doc).as_bytes())
         .iter()
         .map(|b| format!("{b:02x}"))
         .collect();
@@ -93,6 +96,28 @@ mod tests {
         let e = parse(br#"{"swagger":"2.0"}"#, "x.json").err().unwrap();
         assert!(e.message.contains("missing"));
         assert!(parse(br#"{"openapi":"3.1.0"}"#, "x.json").is_ok());
+    }
+
+    #[test]
+    fn hash_ignores_prose_and_key_order() {
+        let a = parse(
+            br#"{"openapi":"3.1.0","info":{"title":"T","version":"1","description":"x"}}"#,
+            "a.json",
+        )
+        .unwrap();
+        let b = parse(
+            b"{\n  \"info\": {\"version\": \"1\", \"title\": \"T\"},\n  \"openapi\": \"3.1.0\"\n}\n",
+            "b.json",
+        )
+        .unwrap();
+        assert_eq!(a.sha256, b.sha256);
+        assert_eq!(a.sha256.len(), 64);
+        let c = parse(
+            br#"{"openapi":"3.1.0","info":{"title":"U","version":"1"}}"#,
+            "c.json",
+        )
+        .unwrap();
+        assert_ne!(a.sha256, c.sha256, "structure changes the hash");
     }
 
     #[test]

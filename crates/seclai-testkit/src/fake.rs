@@ -1,25 +1,33 @@
 //! [`FakeSeclai`]: an in-process fake of the Seclai HTTP API built on
 //! [`httpmock`].
 //!
-//! Today this is a thin wrapper: start it, point the client at
-//! [`FakeSeclai::url`] and register expectations through
-//! [`FakeSeclai::server`] with httpmock's own API.
+//! Start it, point the client at [`FakeSeclai::url`] and register
+//! expectations with [`FakeSeclai::stub`] (by operation descriptor) or
+//! [`FakeSeclai::mock`] (httpmock's own `when`/`then` API).
+//!
+//! A request that no mock matches is answered with
+//! [`UNMATCHED_STATUS`] (501) and a JSON body naming its method and path,
+//! never with a 404 that a test of the not-found path could mistake for the
+//! answer it expects; it is also recorded, and
+//! [`FakeSeclai::assert_no_unmatched`] fails the test when there was one.
 //!
 //! ```
 //! use seclai_testkit::fake::FakeSeclai;
 //!
 //! let fake = FakeSeclai::start();
-//! let mock = fake.server().mock(|when, then| {
+//! let mock = fake.mock(|when, then| {
 //!     when.method("GET").path("/agents");
 //!     then.status(200).header("content-type", "application/json").body("[]");
 //! });
 //! // ... exercise the client against `fake.url()` ...
 //! assert_eq!(mock.calls(), 0);
+//! fake.assert_no_unmatched();
 //! ```
 
 use std::fmt;
+use std::sync::{Arc, Mutex, PoisonError};
 
-use httpmock::{Mock, MockServer};
+use httpmock::{HttpMockRequest, HttpMockResponse, Mock, MockServer, Then, When};
 use seclai_gen::Operation;
 use serde::Serialize;
 
@@ -75,20 +83,66 @@ fn percent_decode(s: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
+/// The status [`FakeSeclai`] answers a request no mock matches with
+/// (501 Not Implemented: the fake implements no such call). The clients do
+/// not retry it, and it is not a 404 a not-found test would accept.
+pub const UNMATCHED_STATUS: u16 = 501;
+
 /// A fake Seclai API server running in-process on `127.0.0.1`.
 ///
 /// Dropping it returns the underlying [`MockServer`] to httpmock's pool
 /// (with all of its mocks removed).
 pub struct FakeSeclai {
     server: MockServer,
+    /// `METHOD /path?query` of every request no mock matched, in order.
+    unmatched: Arc<Mutex<Vec<String>>>,
+    /// Id of the catch-all mock, kept the most recently registered one
+    /// (httpmock tries mocks in the order they were registered).
+    fallback: Mutex<usize>,
 }
 
 impl fmt::Debug for FakeSeclai {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("FakeSeclai")
             .field("url", &self.url())
+            .field("unmatched", &self.unmatched().len())
             .finish_non_exhaustive()
     }
+}
+
+/// `/path?query` of a request target that may be an absolute URL.
+fn path_and_query(uri: &str) -> &str {
+    match uri.split_once("://") {
+        Some((_, rest)) => rest.find('/').map_or("/", |i| &rest[i..]),
+        None => uri,
+    }
+}
+
+/// Register the catch-all: any request, answered with [`UNMATCHED_STATUS`]
+/// and recorded in `unmatched`. Returns its mock id.
+fn register_fallback(server: &MockServer, unmatched: &Arc<Mutex<Vec<String>>>) -> usize {
+    let seen = Arc::clone(unmatched);
+    server
+        .mock(move |_when, then| {
+            then.respond_with(move |req: &HttpMockRequest| {
+                let call = format!("{} {}", req.method_str(), path_and_query(req.uri_str()));
+                let body = serde_json::json!({
+                    "detail": format!(
+                        "seclai-testkit: no mock matches {call}; register one with \
+                         FakeSeclai::stub or FakeSeclai::mock"
+                    )
+                });
+                seen.lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .push(call);
+                HttpMockResponse::builder()
+                    .status(UNMATCHED_STATUS)
+                    .header("content-type", "application/json")
+                    .body(body.to_string())
+                    .build()
+            });
+        })
+        .id()
 }
 
 impl FakeSeclai {
@@ -96,9 +150,55 @@ impl FakeSeclai {
     ///
     /// This may block while httpmock's server pool is exhausted.
     pub fn start() -> Self {
+        let server = MockServer::start();
+        let unmatched = Arc::new(Mutex::new(Vec::new()));
+        let fallback = Mutex::new(register_fallback(&server, &unmatched));
         Self {
-            server: MockServer::start(),
+            server,
+            unmatched,
+            fallback,
         }
+    }
+
+    /// Register a mock with httpmock's `when`/`then` API. Register mocks
+    /// here rather than on [`FakeSeclai::server`]: this keeps the catch-all
+    /// for unmatched requests behind every mock.
+    pub fn mock<F>(&self, config: F) -> Mock<'_>
+    where
+        F: FnOnce(When, Then),
+    {
+        let mock = self.server.mock(config);
+        let mut fallback = self.fallback.lock().unwrap_or_else(PoisonError::into_inner);
+        // The new catch-all first, then the old one goes: never a moment
+        // without one.
+        let old = std::mem::replace(
+            &mut *fallback,
+            register_fallback(&self.server, &self.unmatched),
+        );
+        Mock::new(old, &self.server).delete();
+        mock
+    }
+
+    /// The requests no mock matched so far, as `METHOD /path?query`, in the
+    /// order they arrived.
+    pub fn unmatched(&self) -> Vec<String> {
+        self.unmatched
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    /// Fail (panic, as test assertions do) when any request matched no
+    /// mock, listing them.
+    #[track_caller]
+    pub fn assert_no_unmatched(&self) {
+        let unmatched = self.unmatched();
+        assert!(
+            unmatched.is_empty(),
+            "{} request(s) reached the fake Seclai with no matching mock:\n  {}",
+            unmatched.len(),
+            unmatched.join("\n  ")
+        );
     }
 
     /// The base URL of the fake, e.g. `http://127.0.0.1:PORT` (no trailing slash).
@@ -111,8 +211,9 @@ impl FakeSeclai {
         self.server.url(path)
     }
 
-    /// The underlying httpmock server, for registering mocks with httpmock's
-    /// API (`server().mock(|when, then| ...)`).
+    /// The underlying httpmock server (its port, its request history).
+    /// Mocks registered straight on it come after the catch-all for
+    /// unmatched requests and are never reached: use [`FakeSeclai::mock`].
     pub fn server(&self) -> &MockServer {
         &self.server
     }
@@ -130,7 +231,7 @@ impl FakeSeclai {
     pub fn stub<O: Operation>(&self, status: u16, body: &impl Serialize) -> Mock<'_> {
         let json = serde_json::to_vec(body).unwrap_or_default();
         let re = template_regex(O::PATH);
-        self.server.mock(|when, then| {
+        self.mock(|when, then| {
             when.method(O::METHOD.as_str()).path_matches(re.as_str());
             then.status(status)
                 .header("content-type", "application/json")
@@ -145,7 +246,7 @@ impl FakeSeclai {
         let rendered = op.path_and_query();
         let path = rendered.split('?').next().unwrap_or_default().to_string();
         let decoded = percent_decode(&path);
-        self.server.mock(|when, then| {
+        self.mock(|when, then| {
             when.method(O::METHOD.as_str()).path(decoded.as_str());
             then.status(status)
                 .header("content-type", "application/json")
@@ -162,7 +263,7 @@ impl FakeSeclai {
     ) -> Mock<'_> {
         let re = template_regex(O::PATH);
         let body = body.into();
-        self.server.mock(|when, then| {
+        self.mock(|when, then| {
             when.method(O::METHOD.as_str()).path_matches(re.as_str());
             let mut t = then.status(status);
             for (k, v) in headers {
@@ -181,7 +282,7 @@ mod tests {
     #[test]
     fn mock_is_hit_by_a_plain_tcp_request() {
         let fake = FakeSeclai::start();
-        let mock = fake.server().mock(|when, then| {
+        let mock = fake.mock(|when, then| {
             when.method("GET")
                 .path("/agents/ag_1")
                 .query_param("expand", "runs")
@@ -203,5 +304,54 @@ mod tests {
         assert_eq!(body, br#"{"id":"ag_1"}"#);
         assert_eq!(mock.calls(), 1);
         assert_eq!(fake.url_for("/x"), format!("{}/x", fake.url()));
+        fake.assert_no_unmatched();
+    }
+
+    #[test]
+    fn path_and_query_drops_scheme_and_authority() {
+        assert_eq!(path_and_query("http://127.0.0.1:1/a?b=1"), "/a?b=1");
+        assert_eq!(path_and_query("http://127.0.0.1:1"), "/");
+        assert_eq!(path_and_query("/a"), "/a");
+    }
+
+    fn get(fake: &FakeSeclai, path: &str) -> (String, Vec<u8>) {
+        let port = fake.server().port();
+        let request =
+            format!("GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n\r\n");
+        let response = request_raw(&fake.url(), request.as_bytes());
+        let (head, body) = split_response(&response);
+        (head.to_string(), body.to_vec())
+    }
+
+    #[test]
+    fn unmatched_requests_get_a_clear_error_and_are_counted() {
+        let fake = FakeSeclai::start();
+        // Registered before and after other mocks: the catch-all stays last.
+        let agents = fake.mock(|when, then| {
+            when.method("GET").path("/agents");
+            then.status(200).body("[]");
+        });
+        let gone = fake.stub::<seclai_gen::ops::GetAgent>(404, &serde_json::json!({"detail": "x"}));
+
+        let (head, _) = get(&fake, "/agents");
+        assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+        let (head, _) = get(&fake, "/agents/a1");
+        assert!(head.starts_with("HTTP/1.1 404"), "{head}");
+        assert_eq!((agents.calls(), gone.calls()), (1, 1));
+        assert!(fake.unmatched().is_empty());
+
+        let (head, body) = get(&fake, "/nope?x=1");
+        assert!(head.starts_with("HTTP/1.1 501"), "{head}");
+        let body: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        let detail = body["detail"].as_str().unwrap();
+        assert!(detail.contains("GET /nope?x=1"), "{detail}");
+        assert_eq!(fake.unmatched(), vec!["GET /nope?x=1".to_string()]);
+
+        let failed = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            fake.assert_no_unmatched();
+        }));
+        let message = failed.unwrap_err();
+        let message = message.downcast_ref::<String>().unwrap();
+        assert!(message.contains("GET /nope?x=1"), "{message}");
     }
 }

@@ -50,6 +50,9 @@ async fn main() {
         .await
         .unwrap();
     assert_eq!(got, "no agent gone");
+    // The 404 came from the stub: a request no mock matches would have been
+    // answered 501 (naming it) and recorded.
+    fake.assert_no_unmatched();
     println!("ok: 404 handled -> {got}");
 
     // 3. Wire-level behaviour with RawServer: a 503 is retried, then succeeds.

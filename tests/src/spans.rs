@@ -17,6 +17,7 @@ struct State {
     /// Every span: its metadata and, for `seclai.call`, its fields' index.
     spans: Vec<(&'static Metadata<'static>, Option<usize>)>,
     calls: Vec<Fields>,
+    events: Vec<String>,
 }
 
 /// Records every `seclai.call` span; install it with
@@ -31,6 +32,11 @@ thread_local! {
 }
 
 impl SpanRecorder {
+    /// Every event seen so far (any level), as `target: field=value …`.
+    pub fn events(&self) -> Vec<String> {
+        self.state.lock().unwrap().events.clone()
+    }
+
     /// The `seclai.call` spans seen so far, in creation order.
     pub fn calls(&self) -> Vec<Fields> {
         self.state.lock().unwrap().calls.clone()
@@ -71,7 +77,12 @@ impl Subscriber for SpanRecorder {
         }
     }
     fn record_follows_from(&self, _: &Id, _: &Id) {}
-    fn event(&self, _: &Event<'_>) {}
+    fn event(&self, event: &Event<'_>) {
+        let mut fields = Fields::new();
+        event.record(&mut Collect(&mut fields));
+        let line = format!("{}: {fields:?}", event.metadata().target());
+        self.state.lock().unwrap().events.push(line);
+    }
     fn enter(&self, span: &Id) {
         ENTERED.with(|e| e.borrow_mut().push(span.clone()));
     }

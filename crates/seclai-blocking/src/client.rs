@@ -90,7 +90,12 @@ fn build_http(config: &ClientConfig) -> Result<ureq::Agent> {
         b = b.user_agent(ua);
     }
     if let Some(p) = config.proxy() {
-        let proxy = ureq::Proxy::new(p).map_err(|e| Error::Config(format!("proxy: {e}")))?;
+        let proxy = ureq::Proxy::new(p).map_err(|_| {
+            Error::Config(format!(
+                "proxy {} is not usable",
+                seclai_core::secret::redact_url(p)
+            ))
+        })?;
         b = b.proxy(Some(proxy));
     }
     #[cfg(any(feature = "rustls", feature = "native-tls"))]

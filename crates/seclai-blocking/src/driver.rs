@@ -206,6 +206,9 @@ impl Client {
         let req = agent
             .configure_request(req)
             .http_status_as_error(false)
+            // Never follow a redirect, whatever a supplied agent says: the
+            // credential headers would go to another origin.
+            .max_redirects(0)
             .timeout_connect(Some(t.connect))
             .timeout_recv_response(Some(head))
             .timeout_recv_body(t.total)

@@ -365,8 +365,12 @@ impl ConfigBuilder {
             (None, _) => None,
         };
         if let Some(p) = &self.proxy {
-            parse_base_url(p)
-                .map_err(|_| Error::Config(format!("proxy {p:?} is not an http(s) URL")))?;
+            parse_base_url(p).map_err(|_| {
+                Error::Config(format!(
+                    "proxy {:?} is not an http(s) URL",
+                    crate::secret::redact_url(p)
+                ))
+            })?;
         }
         let retry = self.retry.clone().unwrap_or_default();
         Ok(ClientConfig {

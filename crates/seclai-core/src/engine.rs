@@ -395,6 +395,7 @@ pub struct CallMachine {
     expect: Expect,
     uploads: Option<BodySource>,
     replayable: bool,
+    secret: Option<crate::secret::Secret>,
     state: State,
 }
 
@@ -424,6 +425,7 @@ impl CallMachine {
             expect,
             uploads: None,
             replayable: true,
+            secret: None,
             state: State::Ready,
         }
     }
@@ -576,6 +578,9 @@ impl CallMachine {
     }
 
     fn send(&mut self, resolved: Resolved) -> Step {
+        self.secret = Some(match &resolved {
+            Resolved::ApiKey(s) | Resolved::Bearer(s) => s.clone(),
+        });
         let headers = match self.x.headers(&resolved) {
             Ok(h) => h,
             Err(e) => return self.done(Err(e)),
@@ -715,7 +720,16 @@ impl CallMachine {
     pub fn on_body(&mut self, body: std::result::Result<Bytes, TransportError>) -> Step {
         match std::mem::replace(&mut self.state, State::Over) {
             State::ReadingError { status, headers } => {
-                let body = body.unwrap_or_default();
+                let mut body = body.unwrap_or_default();
+                // A server that echoes the request must not put the
+                // credential into the error's text.
+                if let Some(secret) = &self.secret {
+                    let text = String::from_utf8_lossy(&body);
+                    let clean = secret.redact(&text);
+                    if clean != text {
+                        body = Bytes::from(clean);
+                    }
+                }
                 let e = self.x.api_error(status, &headers, &body);
                 self.done(Err(e))
             }

@@ -1121,12 +1121,7 @@ impl RefreshTicket {
         let src = &self.source;
         if !status.is_success() {
             let text = String::from_utf8_lossy(body);
-            let secret = self.refresh_token.expose();
-            let text = if secret.is_empty() {
-                text.into_owned()
-            } else {
-                text.replace(secret, "***")
-            };
+            let text = self.refresh_token.redact(&text);
             let mut api = ApiError::from_response(status, headers, text.as_bytes());
             api.message = format!(
                 "the SSO token refresh at {} failed: {}; {LOGIN_HINT}",

@@ -109,7 +109,12 @@ fn build_http(config: &ClientConfig) -> Result<reqwest::Client> {
         .read_timeout(config.read_timeout())
         .redirect(reqwest::redirect::Policy::none());
     if let Some(p) = config.proxy() {
-        let proxy = reqwest::Proxy::all(p).map_err(|e| Error::Config(format!("proxy: {e}")))?;
+        let proxy = reqwest::Proxy::all(p).map_err(|_| {
+            Error::Config(format!(
+                "proxy {} is not usable",
+                seclai_core::secret::redact_url(p)
+            ))
+        })?;
         b = b.proxy(proxy);
     }
     #[cfg(any(feature = "rustls", feature = "native-tls"))]

@@ -6,6 +6,7 @@
 
 pub mod emit;
 pub mod error;
+pub mod facts;
 pub mod listing;
 pub mod model;
 pub mod msrv;
@@ -81,12 +82,13 @@ pub fn generate_loaded(
     let types_file = emit::format(quote::quote! {
         //! Request and response types, generated from the spec's components.
         #![allow(unused_imports)]
+        use std::collections::BTreeMap;
         #types
     })?;
     files.insert("types.rs".to_string(), header.clone() + &types_file);
     files.insert(
         "ops.rs".to_string(),
-        header.clone() + &emit::ops_module(&ops)?,
+        header.clone() + &emit::ops_module(&ops, &doc)?,
     );
     files.insert("table.rs".to_string(), header + &emit::table_module(&ops));
     Ok(Generated {

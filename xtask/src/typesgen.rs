@@ -356,7 +356,11 @@ impl Fixer {
     /// Docs on the struct and its fields; `new`, `Default` and setters.
     fn finish_struct(&mut self, s: &mut syn::ItemStruct) {
         let name = s.ident.to_string();
-        let info = self.info.remove(&name).unwrap_or_default();
+        let mut info = self.info.remove(&name).unwrap_or_default();
+        if name == "ConversionError" && info.doc.is_empty() {
+            info.doc
+                .push("A value that does not convert into a generated type.".into());
+        }
         for line in info.doc.iter().rev() {
             s.attrs.insert(0, syn::parse_quote!(#[doc = #line]));
         }
@@ -593,10 +597,33 @@ impl VisitMut for Fixer {
 
     fn visit_item_enum_mut(&mut self, e: &mut syn::ItemEnum) {
         syn::visit_mut::visit_item_enum_mut(self, e);
-        let info = self.info.remove(&e.ident.to_string()).unwrap_or_default();
+        let mut info = self.info.remove(&e.ident.to_string()).unwrap_or_default();
+        if info.doc.is_empty() {
+            // An inline `anyOf` the type generator named itself.
+            info.doc.push(
+                "JSON value of one of several shapes; it decodes as the first variant that fits."
+                    .into(),
+            );
+        }
         for line in info.doc.iter().rev() {
             e.attrs.insert(0, syn::parse_quote!(#[doc = #line]));
         }
+        for v in e.variants.iter_mut() {
+            if !v.attrs.iter().any(|a| a.path().is_ident("doc")) {
+                let d = format!("The `{}` shape.", v.ident);
+                v.attrs.insert(0, syn::parse_quote!(#[doc = #d]));
+            }
+        }
+    }
+
+    fn visit_item_mod_mut(&mut self, m: &mut syn::ItemMod) {
+        syn::visit_mut::visit_item_mod_mut(self, m);
+        let d = match m.ident.to_string().as_str() {
+            "defaults" => "The spec's default values, for serde and the constructors.",
+            "error" => "The error of conversions into generated types.",
+            _ => return,
+        };
+        m.attrs.insert(0, syn::parse_quote!(#[doc = #d]));
     }
 }
 

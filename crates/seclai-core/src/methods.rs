@@ -41,7 +41,10 @@ macro_rules! operation_methods {
     (@setters $call:ident, plain, primary, $op:ident, [$($opt:ident : $opt_ty:ty),*]) => {
         impl $call<$crate::seclai_gen::ops::$op> {
             $(
-                #[doc = concat!("Set the optional `", stringify!($opt), "` input.")]
+                #[doc = concat!(
+                    "Set the optional `", stringify!($opt), "` input; its default, allowed values and limits ",
+                    "are in the docs of [`ops::", stringify!($op), "`](crate::ops::", stringify!($op), ")."
+                )]
                 pub fn $opt(mut self, value: impl Into<$opt_ty>) -> Self {
                     self.op = self.op.$opt(value);
                     self

@@ -4305,10 +4305,13 @@ pub struct ValidationError {
     #[serde(rename = "type")]
     pub type_: String,
 }
+///JSON value of one of several shapes; it decodes as the first variant that fits.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 #[serde(untagged)]
 pub enum ValidationErrorLocItem {
+    ///The `String` shape.
     String(String),
+    ///The `Integer` shape.
     Integer(i64),
 }
 impl ::std::fmt::Display for ValidationErrorLocItem {
@@ -4388,6 +4391,7 @@ pub struct VariantOptionResponse {
     ///`value`: string, required.
     pub value: String,
 }
+///The spec's default values, for serde and the constructors.
 pub mod defaults {
     pub(super) fn default_bool<const V: bool>() -> bool {
         V
@@ -4473,7 +4477,9 @@ pub mod defaults {
         ::std::option::Option::Some(-1_i64)
     }
 }
+///The error of conversions into generated types.
 pub mod error {
+    ///A value that does not convert into a generated type.
     pub struct ConversionError(::std::borrow::Cow<'static, str>);
     impl ::std::error::Error for ConversionError {}
     impl ::std::fmt::Display for ConversionError {

@@ -201,7 +201,10 @@ fn descriptor(op: &OpModel, spec: &Value) -> Result<TokenStream> {
             Some(s) => crate::facts::object_line(s),
             None => crate::facts::kind(spec, &crate::normalize::Obj::new()),
         };
-        let bdoc = format!("JSON body: {facts}.");
+        let bdoc = match b.strip_prefix("types::") {
+            Some(name) => format!("JSON body, a [`{name}`](types::{name}): {facts}."),
+            None => format!("JSON body: {facts}."),
+        };
         fields.push(quote!(#[doc = #bdoc] pub body: #t,));
         new_args.push(quote!(body: #t));
         new_inits.push(quote!(body,));
@@ -285,11 +288,16 @@ fn descriptor(op: &OpModel, spec: &Value) -> Result<TokenStream> {
         .map(|p| format!("`{}`", p.ident))
         .chain(op.body.iter().map(|_| "`body`".to_string()))
         .collect();
+    let optional = if op.params.iter().any(|p| !p.required) {
+        "; optional ones have setters"
+    } else {
+        ""
+    };
     let new_doc = if required.is_empty() {
-        "No required inputs; optional ones have setters.".to_string()
+        format!("No required inputs{optional}.")
     } else {
         format!(
-            "Takes the required inputs ({}); optional ones have setters.",
+            "Takes the required inputs ({}){optional}.",
             required.join(", ")
         )
     };

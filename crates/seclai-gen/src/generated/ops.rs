@@ -15,11 +15,11 @@ use super::{support, types};
 pub struct AcceptAiAssistantPlan {
     ///`conversation_id` (path): string, required, format `uuid`.
     pub conversation_id: String,
-    ///JSON body: JSON object with 3 fields, none required.
+    ///JSON body, a [`AiAssistantAcceptRequest`](types::AiAssistantAcceptRequest): JSON object with 3 fields, none required.
     pub body: types::AiAssistantAcceptRequest,
 }
 impl AcceptAiAssistantPlan {
-    ///Takes the required inputs (`conversation_id`, `body`); optional ones have setters.
+    ///Takes the required inputs (`conversation_id`, `body`).
     pub fn new(
         conversation_id: impl Into<String>,
         body: types::AiAssistantAcceptRequest,
@@ -68,11 +68,11 @@ impl Operation for AcceptAiAssistantPlan {
 pub struct AcceptAiMemoryBankSuggestion {
     ///`conversation_id` (path): string, required, format `uuid`.
     pub conversation_id: String,
-    ///JSON body: JSON object with 1 fields; required: `accepted`.
+    ///JSON body, a [`MemoryBankAcceptRequest`](types::MemoryBankAcceptRequest): JSON object with 1 fields; required: `accepted`.
     pub body: types::MemoryBankAcceptRequest,
 }
 impl AcceptAiMemoryBankSuggestion {
-    ///Takes the required inputs (`conversation_id`, `body`); optional ones have setters.
+    ///Takes the required inputs (`conversation_id`, `body`).
     pub fn new(
         conversation_id: impl Into<String>,
         body: types::MemoryBankAcceptRequest,
@@ -122,7 +122,7 @@ pub struct AcceptGovernanceAiPlan {
     pub conversation_id: String,
 }
 impl AcceptGovernanceAiPlan {
-    ///Takes the required inputs (`conversation_id`); optional ones have setters.
+    ///Takes the required inputs (`conversation_id`).
     pub fn new(conversation_id: impl Into<String>) -> Self {
         Self {
             conversation_id: conversation_id.into(),
@@ -163,11 +163,11 @@ impl Operation for AcceptGovernanceAiPlan {
 pub struct AcceptMemoryBankAiSuggestion {
     ///`conversation_id` (path): string, required, format `uuid`.
     pub conversation_id: String,
-    ///JSON body: JSON object with 1 fields; required: `accepted`.
+    ///JSON body, a [`MemoryBankAcceptRequest`](types::MemoryBankAcceptRequest): JSON object with 1 fields; required: `accepted`.
     pub body: types::MemoryBankAcceptRequest,
 }
 impl AcceptMemoryBankAiSuggestion {
-    ///Takes the required inputs (`conversation_id`, `body`); optional ones have setters.
+    ///Takes the required inputs (`conversation_id`, `body`).
     pub fn new(
         conversation_id: impl Into<String>,
         body: types::MemoryBankAcceptRequest,
@@ -217,11 +217,11 @@ pub struct AcceptSolutionAiPlan {
     pub solution_id: String,
     ///`conversation_id` (path): string, required, format `uuid`.
     pub conversation_id: String,
-    ///JSON body: JSON object with 3 fields, none required.
+    ///JSON body, a [`AiAssistantAcceptRequest`](types::AiAssistantAcceptRequest): JSON object with 3 fields, none required.
     pub body: types::AiAssistantAcceptRequest,
 }
 impl AcceptSolutionAiPlan {
-    ///Takes the required inputs (`solution_id`, `conversation_id`, `body`); optional ones have setters.
+    ///Takes the required inputs (`solution_id`, `conversation_id`, `body`).
     pub fn new(
         solution_id: impl Into<String>,
         conversation_id: impl Into<String>,
@@ -276,11 +276,11 @@ impl Operation for AcceptSolutionAiPlan {
 pub struct AddAlertComment {
     ///`alert_id` (path): string, required.
     pub alert_id: String,
-    ///JSON body: JSON object with 1 fields; required: `body`.
+    ///JSON body, a [`AddCommentRequest`](types::AddCommentRequest): JSON object with 1 fields; required: `body`.
     pub body: types::AddCommentRequest,
 }
 impl AddAlertComment {
-    ///Takes the required inputs (`alert_id`, `body`); optional ones have setters.
+    ///Takes the required inputs (`alert_id`, `body`).
     pub fn new(alert_id: impl Into<String>, body: types::AddCommentRequest) -> Self {
         Self {
             alert_id: alert_id.into(),
@@ -324,11 +324,11 @@ impl Operation for AddAlertComment {
 ///Answer: `types::EmailDomainResponse`.
 #[derive(Debug, Clone)]
 pub struct AddEmailDomain {
-    ///JSON body: JSON object with 3 fields; required: `kind`, `value`.
+    ///JSON body, a [`AddEmailDomainRequest`](types::AddEmailDomainRequest): JSON object with 3 fields; required: `kind`, `value`.
     pub body: types::AddEmailDomainRequest,
 }
 impl AddEmailDomain {
-    ///Takes the required inputs (`body`); optional ones have setters.
+    ///Takes the required inputs (`body`).
     pub fn new(body: types::AddEmailDomainRequest) -> Self {
         Self { body }
     }
@@ -364,11 +364,11 @@ impl Operation for AddEmailDomain {
 pub struct AddSolutionConversationTurn {
     ///`solution_id` (path): string, required, format `uuid`.
     pub solution_id: String,
-    ///JSON body: JSON object with 3 fields; required: `user_input`.
+    ///JSON body, a [`AddConversationTurnRequest`](types::AddConversationTurnRequest): JSON object with 3 fields; required: `user_input`.
     pub body: types::AddConversationTurnRequest,
 }
 impl AddSolutionConversationTurn {
-    ///Takes the required inputs (`solution_id`, `body`); optional ones have setters.
+    ///Takes the required inputs (`solution_id`, `body`).
     pub fn new(
         solution_id: impl Into<String>,
         body: types::AddConversationTurnRequest,
@@ -415,11 +415,11 @@ impl Operation for AddSolutionConversationTurn {
 ///Answer: `types::AiAssistantGenerateResponse`.
 #[derive(Debug, Clone)]
 pub struct AiAssistantKnowledgeBase {
-    ///JSON body: JSON object with 2 fields; required: `user_input`.
+    ///JSON body, a [`AiAssistantGenerateRequest`](types::AiAssistantGenerateRequest): JSON object with 2 fields; required: `user_input`.
     pub body: types::AiAssistantGenerateRequest,
 }
 impl AiAssistantKnowledgeBase {
-    ///Takes the required inputs (`body`); optional ones have setters.
+    ///Takes the required inputs (`body`).
     pub fn new(body: types::AiAssistantGenerateRequest) -> Self {
         Self { body }
     }
@@ -453,11 +453,11 @@ impl Operation for AiAssistantKnowledgeBase {
 ///Answer: `types::MemoryBankAiAssistantResponse`.
 #[derive(Debug, Clone)]
 pub struct AiAssistantMemoryBank {
-    ///JSON body: JSON object with 3 fields; required: `user_input`.
+    ///JSON body, a [`MemoryBankAiAssistantRequest`](types::MemoryBankAiAssistantRequest): JSON object with 3 fields; required: `user_input`.
     pub body: types::MemoryBankAiAssistantRequest,
 }
 impl AiAssistantMemoryBank {
-    ///Takes the required inputs (`body`); optional ones have setters.
+    ///Takes the required inputs (`body`).
     pub fn new(body: types::MemoryBankAiAssistantRequest) -> Self {
         Self { body }
     }
@@ -491,11 +491,11 @@ impl Operation for AiAssistantMemoryBank {
 ///Answer: `types::AiAssistantGenerateResponse`.
 #[derive(Debug, Clone)]
 pub struct AiAssistantSolution {
-    ///JSON body: JSON object with 2 fields; required: `user_input`.
+    ///JSON body, a [`AiAssistantGenerateRequest`](types::AiAssistantGenerateRequest): JSON object with 2 fields; required: `user_input`.
     pub body: types::AiAssistantGenerateRequest,
 }
 impl AiAssistantSolution {
-    ///Takes the required inputs (`body`); optional ones have setters.
+    ///Takes the required inputs (`body`).
     pub fn new(body: types::AiAssistantGenerateRequest) -> Self {
         Self { body }
     }
@@ -529,11 +529,11 @@ impl Operation for AiAssistantSolution {
 ///Answer: `types::AiAssistantGenerateResponse`.
 #[derive(Debug, Clone)]
 pub struct AiAssistantSource {
-    ///JSON body: JSON object with 2 fields; required: `user_input`.
+    ///JSON body, a [`AiAssistantGenerateRequest`](types::AiAssistantGenerateRequest): JSON object with 2 fields; required: `user_input`.
     pub body: types::AiAssistantGenerateRequest,
 }
 impl AiAssistantSource {
-    ///Takes the required inputs (`body`); optional ones have setters.
+    ///Takes the required inputs (`body`).
     pub fn new(body: types::AiAssistantGenerateRequest) -> Self {
         Self { body }
     }
@@ -567,11 +567,11 @@ impl Operation for AiAssistantSource {
 ///Answer: `types::BlockedEmailSenderResponse`.
 #[derive(Debug, Clone)]
 pub struct BlockEmailSender {
-    ///JSON body: JSON object with 3 fields; required: `sender_email`.
+    ///JSON body, a [`BlockEmailSenderRequest`](types::BlockEmailSenderRequest): JSON object with 3 fields; required: `sender_email`.
     pub body: types::BlockEmailSenderRequest,
 }
 impl BlockEmailSender {
-    ///Takes the required inputs (`body`); optional ones have setters.
+    ///Takes the required inputs (`body`).
     pub fn new(body: types::BlockEmailSenderRequest) -> Self {
         Self { body }
     }
@@ -609,7 +609,7 @@ pub struct CancelExperiment {
     pub experiment_id: String,
 }
 impl CancelExperiment {
-    ///Takes the required inputs (`experiment_id`); optional ones have setters.
+    ///Takes the required inputs (`experiment_id`).
     pub fn new(experiment_id: impl Into<String>) -> Self {
         Self {
             experiment_id: experiment_id.into(),
@@ -649,7 +649,7 @@ impl Operation for CancelExperiment {
 #[derive(Debug, Clone)]
 pub struct CancelQueuedEmailRuns {}
 impl CancelQueuedEmailRuns {
-    ///No required inputs; optional ones have setters.
+    ///No required inputs.
     pub fn new() -> Self {
         Self {}
     }
@@ -687,7 +687,7 @@ pub struct CancelSourceEmbeddingMigration {
     pub source_connection_id: String,
 }
 impl CancelSourceEmbeddingMigration {
-    ///Takes the required inputs (`source_connection_id`); optional ones have setters.
+    ///Takes the required inputs (`source_connection_id`).
     pub fn new(source_connection_id: impl Into<String>) -> Self {
         Self {
             source_connection_id: source_connection_id.into(),
@@ -736,7 +736,7 @@ pub struct CancelSourceExport {
     pub export_id: String,
 }
 impl CancelSourceExport {
-    ///Takes the required inputs (`source_connection_id`, `export_id`); optional ones have setters.
+    ///Takes the required inputs (`source_connection_id`, `export_id`).
     pub fn new(
         source_connection_id: impl Into<String>,
         export_id: impl Into<String>,
@@ -789,11 +789,11 @@ impl Operation for CancelSourceExport {
 pub struct ChangeAlertStatus {
     ///`alert_id` (path): string, required.
     pub alert_id: String,
-    ///JSON body: JSON object with 2 fields; required: `status`.
+    ///JSON body, a [`ChangeStatusRequest`](types::ChangeStatusRequest): JSON object with 2 fields; required: `status`.
     pub body: types::ChangeStatusRequest,
 }
 impl ChangeAlertStatus {
-    ///Takes the required inputs (`alert_id`, `body`); optional ones have setters.
+    ///Takes the required inputs (`alert_id`, `body`).
     pub fn new(alert_id: impl Into<String>, body: types::ChangeStatusRequest) -> Self {
         Self {
             alert_id: alert_id.into(),
@@ -841,7 +841,7 @@ pub struct CompactMemoryBank {
     pub memory_bank_id: String,
 }
 impl CompactMemoryBank {
-    ///Takes the required inputs (`memory_bank_id`); optional ones have setters.
+    ///Takes the required inputs (`memory_bank_id`).
     pub fn new(memory_bank_id: impl Into<String>) -> Self {
         Self {
             memory_bank_id: memory_bank_id.into(),
@@ -880,11 +880,11 @@ impl Operation for CompactMemoryBank {
 ///Answer: `types::AgentSummaryResponse`.
 #[derive(Debug, Clone)]
 pub struct CreateAgent {
-    ///JSON body: JSON object with 6 fields; required: `name`.
+    ///JSON body, a [`CreateAgentRequest`](types::CreateAgentRequest): JSON object with 6 fields; required: `name`.
     pub body: types::CreateAgentRequest,
 }
 impl CreateAgent {
-    ///Takes the required inputs (`body`); optional ones have setters.
+    ///Takes the required inputs (`body`).
     pub fn new(body: types::CreateAgentRequest) -> Self {
         Self { body }
     }
@@ -918,11 +918,11 @@ impl Operation for CreateAgent {
 ///Answer: `types::AlertConfigResponse`.
 #[derive(Debug, Clone)]
 pub struct CreateAlertConfig {
-    ///JSON body: JSON object with 8 fields; required: `alert_type`.
+    ///JSON body, a [`CreateAlertConfigRequest`](types::CreateAlertConfigRequest): JSON object with 8 fields; required: `alert_type`.
     pub body: types::CreateAlertConfigRequest,
 }
 impl CreateAlertConfig {
-    ///Takes the required inputs (`body`); optional ones have setters.
+    ///Takes the required inputs (`body`).
     pub fn new(body: types::CreateAlertConfigRequest) -> Self {
         Self { body }
     }
@@ -958,11 +958,11 @@ impl Operation for CreateAlertConfig {
 pub struct CreateEvaluationCriteria {
     ///`agent_id` (path): string, required.
     pub agent_id: String,
-    ///JSON body: JSON object with 7 fields; required: `step_id`.
+    ///JSON body, a [`CreateEvaluationCriteriaRequest`](types::CreateEvaluationCriteriaRequest): JSON object with 7 fields; required: `step_id`.
     pub body: types::CreateEvaluationCriteriaRequest,
 }
 impl CreateEvaluationCriteria {
-    ///Takes the required inputs (`agent_id`, `body`); optional ones have setters.
+    ///Takes the required inputs (`agent_id`, `body`).
     pub fn new(
         agent_id: impl Into<String>,
         body: types::CreateEvaluationCriteriaRequest,
@@ -1011,11 +1011,11 @@ impl Operation for CreateEvaluationCriteria {
 pub struct CreateEvaluationResult {
     ///`criteria_id` (path): string, required.
     pub criteria_id: String,
-    ///JSON body: JSON object with 8 fields; required: `agent_run_id`, `status`.
+    ///JSON body, a [`CreateEvaluationResultRequest`](types::CreateEvaluationResultRequest): JSON object with 8 fields; required: `agent_run_id`, `status`.
     pub body: types::CreateEvaluationResultRequest,
 }
 impl CreateEvaluationResult {
-    ///Takes the required inputs (`criteria_id`, `body`); optional ones have setters.
+    ///Takes the required inputs (`criteria_id`, `body`).
     pub fn new(
         criteria_id: impl Into<String>,
         body: types::CreateEvaluationResultRequest,
@@ -1068,11 +1068,11 @@ impl Operation for CreateEvaluationResult {
 ///Answer: `types::CreateExperimentResponse`.
 #[derive(Debug, Clone)]
 pub struct CreateExperiment {
-    ///JSON body: JSON object with 9 fields; required: `model_ids`, `prompt`.
+    ///JSON body, a [`PlaygroundCreateRequest`](types::PlaygroundCreateRequest): JSON object with 9 fields; required: `model_ids`, `prompt`.
     pub body: types::PlaygroundCreateRequest,
 }
 impl CreateExperiment {
-    ///Takes the required inputs (`body`); optional ones have setters.
+    ///Takes the required inputs (`body`).
     pub fn new(body: types::PlaygroundCreateRequest) -> Self {
         Self { body }
     }
@@ -1106,11 +1106,11 @@ impl Operation for CreateExperiment {
 ///Answer: `types::KnowledgeBaseResponseModel`.
 #[derive(Debug, Clone)]
 pub struct CreateKnowledgeBase {
-    ///JSON body: JSON object with 7 fields; required: `name`, `source_ids`.
+    ///JSON body, a [`CreateKnowledgeBaseBody`](types::CreateKnowledgeBaseBody): JSON object with 7 fields; required: `name`, `source_ids`.
     pub body: types::CreateKnowledgeBaseBody,
 }
 impl CreateKnowledgeBase {
-    ///Takes the required inputs (`body`); optional ones have setters.
+    ///Takes the required inputs (`body`).
     pub fn new(body: types::CreateKnowledgeBaseBody) -> Self {
         Self { body }
     }
@@ -1159,11 +1159,11 @@ impl Operation for CreateKnowledgeBase {
 ///Answer: `types::MemoryBankResponseModel`.
 #[derive(Debug, Clone)]
 pub struct CreateMemoryBank {
-    ///JSON body: JSON object with 13 fields; required: `name`.
+    ///JSON body, a [`CreateMemoryBankBody`](types::CreateMemoryBankBody): JSON object with 13 fields; required: `name`.
     pub body: types::CreateMemoryBankBody,
 }
 impl CreateMemoryBank {
-    ///Takes the required inputs (`body`); optional ones have setters.
+    ///Takes the required inputs (`body`).
     pub fn new(body: types::CreateMemoryBankBody) -> Self {
         Self { body }
     }
@@ -1227,11 +1227,11 @@ impl Operation for CreateMemoryBank {
 ///Answer: `types::SolutionResponse`.
 #[derive(Debug, Clone)]
 pub struct CreateSolution {
-    ///JSON body: JSON object with 2 fields; required: `name`.
+    ///JSON body, a [`CreateSolutionRequest`](types::CreateSolutionRequest): JSON object with 2 fields; required: `name`.
     pub body: types::CreateSolutionRequest,
 }
 impl CreateSolution {
-    ///Takes the required inputs (`body`); optional ones have setters.
+    ///Takes the required inputs (`body`).
     pub fn new(body: types::CreateSolutionRequest) -> Self {
         Self { body }
     }
@@ -1265,11 +1265,11 @@ impl Operation for CreateSolution {
 ///Answer: `types::SourceResponse`.
 #[derive(Debug, Clone)]
 pub struct CreateSource {
-    ///JSON body: JSON object with 14 fields; required: `name`, `source_type`.
+    ///JSON body, a [`CreateSourceBody`](types::CreateSourceBody): JSON object with 14 fields; required: `name`, `source_type`.
     pub body: types::CreateSourceBody,
 }
 impl CreateSource {
-    ///Takes the required inputs (`body`); optional ones have setters.
+    ///Takes the required inputs (`body`).
     pub fn new(body: types::CreateSourceBody) -> Self {
         Self { body }
     }
@@ -1323,11 +1323,11 @@ impl Operation for CreateSource {
 pub struct CreateSourceExport {
     ///`source_connection_id` (path): string, required, format `uuid`.
     pub source_connection_id: String,
-    ///JSON body: JSON object with 5 fields; required: `format`.
+    ///JSON body, a [`CreateExportRequest`](types::CreateExportRequest): JSON object with 5 fields; required: `format`.
     pub body: types::CreateExportRequest,
 }
 impl CreateSourceExport {
-    ///Takes the required inputs (`source_connection_id`, `body`); optional ones have setters.
+    ///Takes the required inputs (`source_connection_id`, `body`).
     pub fn new(
         source_connection_id: impl Into<String>,
         body: types::CreateExportRequest,
@@ -1382,7 +1382,7 @@ pub struct DeclineAiAssistantPlan {
     pub conversation_id: String,
 }
 impl DeclineAiAssistantPlan {
-    ///Takes the required inputs (`conversation_id`); optional ones have setters.
+    ///Takes the required inputs (`conversation_id`).
     pub fn new(conversation_id: impl Into<String>) -> Self {
         Self {
             conversation_id: conversation_id.into(),
@@ -1425,7 +1425,7 @@ pub struct DeclineGovernanceAiPlan {
     pub conversation_id: String,
 }
 impl DeclineGovernanceAiPlan {
-    ///Takes the required inputs (`conversation_id`); optional ones have setters.
+    ///Takes the required inputs (`conversation_id`).
     pub fn new(conversation_id: impl Into<String>) -> Self {
         Self {
             conversation_id: conversation_id.into(),
@@ -1470,7 +1470,7 @@ pub struct DeclineSolutionAiPlan {
     pub conversation_id: String,
 }
 impl DeclineSolutionAiPlan {
-    ///Takes the required inputs (`solution_id`, `conversation_id`); optional ones have setters.
+    ///Takes the required inputs (`solution_id`, `conversation_id`).
     pub fn new(
         solution_id: impl Into<String>,
         conversation_id: impl Into<String>,
@@ -1521,7 +1521,7 @@ pub struct DeleteAgent {
     pub agent_id: String,
 }
 impl DeleteAgent {
-    ///Takes the required inputs (`agent_id`); optional ones have setters.
+    ///Takes the required inputs (`agent_id`).
     pub fn new(agent_id: impl Into<String>) -> Self {
         Self { agent_id: agent_id.into() }
     }
@@ -1561,7 +1561,7 @@ pub struct DeleteAgentRun {
     pub run_id: String,
 }
 impl DeleteAgentRun {
-    ///Takes the required inputs (`run_id`); optional ones have setters.
+    ///Takes the required inputs (`run_id`).
     pub fn new(run_id: impl Into<String>) -> Self {
         Self { run_id: run_id.into() }
     }
@@ -1601,7 +1601,7 @@ pub struct DeleteAlertConfig {
     pub config_id: String,
 }
 impl DeleteAlertConfig {
-    ///Takes the required inputs (`config_id`); optional ones have setters.
+    ///Takes the required inputs (`config_id`).
     pub fn new(config_id: impl Into<String>) -> Self {
         Self {
             config_id: config_id.into(),
@@ -1643,7 +1643,7 @@ pub struct DeleteContent {
     pub source_connection_content_version: String,
 }
 impl DeleteContent {
-    ///Takes the required inputs (`source_connection_content_version`); optional ones have setters.
+    ///Takes the required inputs (`source_connection_content_version`).
     pub fn new(source_connection_content_version: impl Into<String>) -> Self {
         Self {
             source_connection_content_version: source_connection_content_version.into(),
@@ -1692,7 +1692,7 @@ pub struct DeleteEvaluationCriteria {
     pub criteria_id: String,
 }
 impl DeleteEvaluationCriteria {
-    ///Takes the required inputs (`criteria_id`); optional ones have setters.
+    ///Takes the required inputs (`criteria_id`).
     pub fn new(criteria_id: impl Into<String>) -> Self {
         Self {
             criteria_id: criteria_id.into(),
@@ -1734,7 +1734,7 @@ pub struct DeleteExperiment {
     pub experiment_id: String,
 }
 impl DeleteExperiment {
-    ///Takes the required inputs (`experiment_id`); optional ones have setters.
+    ///Takes the required inputs (`experiment_id`).
     pub fn new(experiment_id: impl Into<String>) -> Self {
         Self {
             experiment_id: experiment_id.into(),
@@ -1776,7 +1776,7 @@ pub struct DeleteKnowledgeBase {
     pub knowledge_base_id: String,
 }
 impl DeleteKnowledgeBase {
-    ///Takes the required inputs (`knowledge_base_id`); optional ones have setters.
+    ///Takes the required inputs (`knowledge_base_id`).
     pub fn new(knowledge_base_id: impl Into<String>) -> Self {
         Self {
             knowledge_base_id: knowledge_base_id.into(),
@@ -1818,7 +1818,7 @@ pub struct DeleteMemoryBank {
     pub memory_bank_id: String,
 }
 impl DeleteMemoryBank {
-    ///Takes the required inputs (`memory_bank_id`); optional ones have setters.
+    ///Takes the required inputs (`memory_bank_id`).
     pub fn new(memory_bank_id: impl Into<String>) -> Self {
         Self {
             memory_bank_id: memory_bank_id.into(),
@@ -1860,7 +1860,7 @@ pub struct DeleteMemoryBankSource {
     pub memory_bank_id: String,
 }
 impl DeleteMemoryBankSource {
-    ///Takes the required inputs (`memory_bank_id`); optional ones have setters.
+    ///Takes the required inputs (`memory_bank_id`).
     pub fn new(memory_bank_id: impl Into<String>) -> Self {
         Self {
             memory_bank_id: memory_bank_id.into(),
@@ -1903,7 +1903,7 @@ pub struct DeleteSolution {
     pub solution_id: String,
 }
 impl DeleteSolution {
-    ///Takes the required inputs (`solution_id`); optional ones have setters.
+    ///Takes the required inputs (`solution_id`).
     pub fn new(solution_id: impl Into<String>) -> Self {
         Self {
             solution_id: solution_id.into(),
@@ -1945,7 +1945,7 @@ pub struct DeleteSource {
     pub source_connection_id: String,
 }
 impl DeleteSource {
-    ///Takes the required inputs (`source_connection_id`); optional ones have setters.
+    ///Takes the required inputs (`source_connection_id`).
     pub fn new(source_connection_id: impl Into<String>) -> Self {
         Self {
             source_connection_id: source_connection_id.into(),
@@ -1993,7 +1993,7 @@ pub struct DeleteSourceExport {
     pub export_id: String,
 }
 impl DeleteSourceExport {
-    ///Takes the required inputs (`source_connection_id`, `export_id`); optional ones have setters.
+    ///Takes the required inputs (`source_connection_id`, `export_id`).
     pub fn new(
         source_connection_id: impl Into<String>,
         export_id: impl Into<String>,
@@ -2047,7 +2047,7 @@ pub struct DisableAgent {
     pub agent_id: String,
 }
 impl DisableAgent {
-    ///Takes the required inputs (`agent_id`); optional ones have setters.
+    ///Takes the required inputs (`agent_id`).
     pub fn new(agent_id: impl Into<String>) -> Self {
         Self { agent_id: agent_id.into() }
     }
@@ -2228,7 +2228,7 @@ pub struct DownloadSourceExport {
     pub export_id: String,
 }
 impl DownloadSourceExport {
-    ///Takes the required inputs (`source_connection_id`, `export_id`); optional ones have setters.
+    ///Takes the required inputs (`source_connection_id`, `export_id`).
     pub fn new(
         source_connection_id: impl Into<String>,
         export_id: impl Into<String>,
@@ -2283,7 +2283,7 @@ pub struct EnableAgent {
     pub agent_id: String,
 }
 impl EnableAgent {
-    ///Takes the required inputs (`agent_id`); optional ones have setters.
+    ///Takes the required inputs (`agent_id`).
     pub fn new(agent_id: impl Into<String>) -> Self {
         Self { agent_id: agent_id.into() }
     }
@@ -2322,11 +2322,11 @@ impl Operation for EnableAgent {
 pub struct EstimateSourceExport {
     ///`source_connection_id` (path): string, required, format `uuid`.
     pub source_connection_id: String,
-    ///JSON body: JSON object with 5 fields; required: `format`.
+    ///JSON body, a [`EstimateExportRequest`](types::EstimateExportRequest): JSON object with 5 fields; required: `format`.
     pub body: types::EstimateExportRequest,
 }
 impl EstimateSourceExport {
-    ///Takes the required inputs (`source_connection_id`, `body`); optional ones have setters.
+    ///Takes the required inputs (`source_connection_id`, `body`).
     pub fn new(
         source_connection_id: impl Into<String>,
         body: types::EstimateExportRequest,
@@ -2433,11 +2433,11 @@ impl Operation for ExportAgent {
 pub struct GenerateAgentSteps {
     ///`agent_id` (path): string, required.
     pub agent_id: String,
-    ///JSON body: JSON object with 5 fields; required: `user_input`.
+    ///JSON body, a [`GenerateAgentStepsRequest`](types::GenerateAgentStepsRequest): JSON object with 5 fields; required: `user_input`.
     pub body: types::GenerateAgentStepsRequest,
 }
 impl GenerateAgentSteps {
-    ///Takes the required inputs (`agent_id`, `body`); optional ones have setters.
+    ///Takes the required inputs (`agent_id`, `body`).
     pub fn new(
         agent_id: impl Into<String>,
         body: types::GenerateAgentStepsRequest,
@@ -2484,11 +2484,11 @@ impl Operation for GenerateAgentSteps {
 ///Answer: `types::GovernanceAiAssistantResponse`.
 #[derive(Debug, Clone)]
 pub struct GenerateGovernanceAiPlan {
-    ///JSON body: JSON object with 1 fields; required: `user_input`.
+    ///JSON body, a [`GovernanceAiAssistantRequest`](types::GovernanceAiAssistantRequest): JSON object with 1 fields; required: `user_input`.
     pub body: types::GovernanceAiAssistantRequest,
 }
 impl GenerateGovernanceAiPlan {
-    ///Takes the required inputs (`body`); optional ones have setters.
+    ///Takes the required inputs (`body`).
     pub fn new(body: types::GovernanceAiAssistantRequest) -> Self {
         Self { body }
     }
@@ -2522,11 +2522,11 @@ impl Operation for GenerateGovernanceAiPlan {
 ///Answer: `types::MemoryBankAiAssistantResponse`.
 #[derive(Debug, Clone)]
 pub struct GenerateMemoryBankConfig {
-    ///JSON body: JSON object with 3 fields; required: `user_input`.
+    ///JSON body, a [`MemoryBankAiAssistantRequest`](types::MemoryBankAiAssistantRequest): JSON object with 3 fields; required: `user_input`.
     pub body: types::MemoryBankAiAssistantRequest,
 }
 impl GenerateMemoryBankConfig {
-    ///Takes the required inputs (`body`); optional ones have setters.
+    ///Takes the required inputs (`body`).
     pub fn new(body: types::MemoryBankAiAssistantRequest) -> Self {
         Self { body }
     }
@@ -2562,11 +2562,11 @@ impl Operation for GenerateMemoryBankConfig {
 pub struct GenerateSolutionAiKnowledgeBase {
     ///`solution_id` (path): string, required, format `uuid`.
     pub solution_id: String,
-    ///JSON body: JSON object with 2 fields; required: `user_input`.
+    ///JSON body, a [`AiAssistantGenerateRequest`](types::AiAssistantGenerateRequest): JSON object with 2 fields; required: `user_input`.
     pub body: types::AiAssistantGenerateRequest,
 }
 impl GenerateSolutionAiKnowledgeBase {
-    ///Takes the required inputs (`solution_id`, `body`); optional ones have setters.
+    ///Takes the required inputs (`solution_id`, `body`).
     pub fn new(
         solution_id: impl Into<String>,
         body: types::AiAssistantGenerateRequest,
@@ -2615,11 +2615,11 @@ impl Operation for GenerateSolutionAiKnowledgeBase {
 pub struct GenerateSolutionAiPlan {
     ///`solution_id` (path): string, required, format `uuid`.
     pub solution_id: String,
-    ///JSON body: JSON object with 2 fields; required: `user_input`.
+    ///JSON body, a [`AiAssistantGenerateRequest`](types::AiAssistantGenerateRequest): JSON object with 2 fields; required: `user_input`.
     pub body: types::AiAssistantGenerateRequest,
 }
 impl GenerateSolutionAiPlan {
-    ///Takes the required inputs (`solution_id`, `body`); optional ones have setters.
+    ///Takes the required inputs (`solution_id`, `body`).
     pub fn new(
         solution_id: impl Into<String>,
         body: types::AiAssistantGenerateRequest,
@@ -2668,11 +2668,11 @@ impl Operation for GenerateSolutionAiPlan {
 pub struct GenerateSolutionAiSource {
     ///`solution_id` (path): string, required, format `uuid`.
     pub solution_id: String,
-    ///JSON body: JSON object with 2 fields; required: `user_input`.
+    ///JSON body, a [`AiAssistantGenerateRequest`](types::AiAssistantGenerateRequest): JSON object with 2 fields; required: `user_input`.
     pub body: types::AiAssistantGenerateRequest,
 }
 impl GenerateSolutionAiSource {
-    ///Takes the required inputs (`solution_id`, `body`); optional ones have setters.
+    ///Takes the required inputs (`solution_id`, `body`).
     pub fn new(
         solution_id: impl Into<String>,
         body: types::AiAssistantGenerateRequest,
@@ -2721,11 +2721,11 @@ impl Operation for GenerateSolutionAiSource {
 pub struct GenerateStepConfig {
     ///`agent_id` (path): string, required.
     pub agent_id: String,
-    ///JSON body: JSON object with 5 fields; required: `step_type`, `user_input`.
+    ///JSON body, a [`GenerateStepConfigRequest`](types::GenerateStepConfigRequest): JSON object with 5 fields; required: `step_type`, `user_input`.
     pub body: types::GenerateStepConfigRequest,
 }
 impl GenerateStepConfig {
-    ///Takes the required inputs (`agent_id`, `body`); optional ones have setters.
+    ///Takes the required inputs (`agent_id`, `body`).
     pub fn new(
         agent_id: impl Into<String>,
         body: types::GenerateStepConfigRequest,
@@ -2776,7 +2776,7 @@ pub struct GetAgent {
     pub agent_id: String,
 }
 impl GetAgent {
-    ///Takes the required inputs (`agent_id`); optional ones have setters.
+    ///Takes the required inputs (`agent_id`).
     pub fn new(agent_id: impl Into<String>) -> Self {
         Self { agent_id: agent_id.into() }
     }
@@ -2920,7 +2920,7 @@ pub struct GetAgentAttachmentReferences {
     pub agent_id: String,
 }
 impl GetAgentAttachmentReferences {
-    ///Takes the required inputs (`agent_id`); optional ones have setters.
+    ///Takes the required inputs (`agent_id`).
     pub fn new(agent_id: impl Into<String>) -> Self {
         Self { agent_id: agent_id.into() }
     }
@@ -2961,7 +2961,7 @@ pub struct GetAgentCallers {
     pub agent_id: String,
 }
 impl GetAgentCallers {
-    ///Takes the required inputs (`agent_id`); optional ones have setters.
+    ///Takes the required inputs (`agent_id`).
     pub fn new(agent_id: impl Into<String>) -> Self {
         Self { agent_id: agent_id.into() }
     }
@@ -3002,7 +3002,7 @@ pub struct GetAgentDefinition {
     pub agent_id: String,
 }
 impl GetAgentDefinition {
-    ///Takes the required inputs (`agent_id`); optional ones have setters.
+    ///Takes the required inputs (`agent_id`).
     pub fn new(agent_id: impl Into<String>) -> Self {
         Self { agent_id: agent_id.into() }
     }
@@ -3045,7 +3045,7 @@ pub struct GetAgentInputUploadStatus {
     pub upload_id: String,
 }
 impl GetAgentInputUploadStatus {
-    ///Takes the required inputs (`agent_id`, `upload_id`); optional ones have setters.
+    ///Takes the required inputs (`agent_id`, `upload_id`).
     pub fn new(agent_id: impl Into<String>, upload_id: impl Into<String>) -> Self {
         Self {
             agent_id: agent_id.into(),
@@ -3154,7 +3154,7 @@ pub struct GetAgentsUsingMemoryBank {
     pub memory_bank_id: String,
 }
 impl GetAgentsUsingMemoryBank {
-    ///Takes the required inputs (`memory_bank_id`); optional ones have setters.
+    ///Takes the required inputs (`memory_bank_id`).
     pub fn new(memory_bank_id: impl Into<String>) -> Self {
         Self {
             memory_bank_id: memory_bank_id.into(),
@@ -3281,7 +3281,7 @@ pub struct GetAlert {
     pub alert_id: String,
 }
 impl GetAlert {
-    ///Takes the required inputs (`alert_id`); optional ones have setters.
+    ///Takes the required inputs (`alert_id`).
     pub fn new(alert_id: impl Into<String>) -> Self {
         Self { alert_id: alert_id.into() }
     }
@@ -3321,7 +3321,7 @@ pub struct GetAlertConfig {
     pub config_id: String,
 }
 impl GetAlertConfig {
-    ///Takes the required inputs (`config_id`); optional ones have setters.
+    ///Takes the required inputs (`config_id`).
     pub fn new(config_id: impl Into<String>) -> Self {
         Self {
             config_id: config_id.into(),
@@ -3360,7 +3360,7 @@ impl Operation for GetAlertConfig {
 #[derive(Debug, Clone)]
 pub struct GetApiVersion {}
 impl GetApiVersion {
-    ///No required inputs; optional ones have setters.
+    ///No required inputs.
     pub fn new() -> Self {
         Self {}
     }
@@ -3532,7 +3532,7 @@ pub struct GetEvaluationCriteria {
     pub criteria_id: String,
 }
 impl GetEvaluationCriteria {
-    ///Takes the required inputs (`criteria_id`); optional ones have setters.
+    ///Takes the required inputs (`criteria_id`).
     pub fn new(criteria_id: impl Into<String>) -> Self {
         Self {
             criteria_id: criteria_id.into(),
@@ -3574,7 +3574,7 @@ pub struct GetEvaluationCriteriaSummary {
     pub criteria_id: String,
 }
 impl GetEvaluationCriteriaSummary {
-    ///Takes the required inputs (`criteria_id`); optional ones have setters.
+    ///Takes the required inputs (`criteria_id`).
     pub fn new(criteria_id: impl Into<String>) -> Self {
         Self {
             criteria_id: criteria_id.into(),
@@ -3617,7 +3617,7 @@ pub struct GetExperiment {
     pub experiment_id: String,
 }
 impl GetExperiment {
-    ///Takes the required inputs (`experiment_id`); optional ones have setters.
+    ///Takes the required inputs (`experiment_id`).
     pub fn new(experiment_id: impl Into<String>) -> Self {
         Self {
             experiment_id: experiment_id.into(),
@@ -3656,7 +3656,7 @@ impl Operation for GetExperiment {
 #[derive(Debug, Clone)]
 pub struct GetGenerationTiers {}
 impl GetGenerationTiers {
-    ///No required inputs; optional ones have setters.
+    ///No required inputs.
     pub fn new() -> Self {
         Self {}
     }
@@ -3691,7 +3691,7 @@ impl Operation for GetGenerationTiers {
 #[derive(Debug, Clone)]
 pub struct GetInboundEmailStatus {}
 impl GetInboundEmailStatus {
-    ///No required inputs; optional ones have setters.
+    ///No required inputs.
     pub fn new() -> Self {
         Self {}
     }
@@ -3729,7 +3729,7 @@ pub struct GetKnowledgeBase {
     pub knowledge_base_id: String,
 }
 impl GetKnowledgeBase {
-    ///Takes the required inputs (`knowledge_base_id`); optional ones have setters.
+    ///Takes the required inputs (`knowledge_base_id`).
     pub fn new(knowledge_base_id: impl Into<String>) -> Self {
         Self {
             knowledge_base_id: knowledge_base_id.into(),
@@ -3768,7 +3768,7 @@ impl Operation for GetKnowledgeBase {
 #[derive(Debug, Clone)]
 pub struct GetMe {}
 impl GetMe {
-    ///No required inputs; optional ones have setters.
+    ///No required inputs.
     pub fn new() -> Self {
         Self {}
     }
@@ -3806,7 +3806,7 @@ pub struct GetMemoryBank {
     pub memory_bank_id: String,
 }
 impl GetMemoryBank {
-    ///Takes the required inputs (`memory_bank_id`); optional ones have setters.
+    ///Takes the required inputs (`memory_bank_id`).
     pub fn new(memory_bank_id: impl Into<String>) -> Self {
         Self {
             memory_bank_id: memory_bank_id.into(),
@@ -4017,7 +4017,7 @@ pub struct GetModel {
     pub model_id: String,
 }
 impl GetModel {
-    ///Takes the required inputs (`model_id`); optional ones have setters.
+    ///Takes the required inputs (`model_id`).
     pub fn new(model_id: impl Into<String>) -> Self {
         Self { model_id: model_id.into() }
     }
@@ -4249,7 +4249,7 @@ pub struct GetSolution {
     pub solution_id: String,
 }
 impl GetSolution {
-    ///Takes the required inputs (`solution_id`); optional ones have setters.
+    ///Takes the required inputs (`solution_id`).
     pub fn new(solution_id: impl Into<String>) -> Self {
         Self {
             solution_id: solution_id.into(),
@@ -4291,7 +4291,7 @@ pub struct GetSource {
     pub source_connection_id: String,
 }
 impl GetSource {
-    ///Takes the required inputs (`source_connection_id`); optional ones have setters.
+    ///Takes the required inputs (`source_connection_id`).
     pub fn new(source_connection_id: impl Into<String>) -> Self {
         Self {
             source_connection_id: source_connection_id.into(),
@@ -4337,7 +4337,7 @@ pub struct GetSourceEmbeddingMigration {
     pub source_connection_id: String,
 }
 impl GetSourceEmbeddingMigration {
-    ///Takes the required inputs (`source_connection_id`); optional ones have setters.
+    ///Takes the required inputs (`source_connection_id`).
     pub fn new(source_connection_id: impl Into<String>) -> Self {
         Self {
             source_connection_id: source_connection_id.into(),
@@ -4386,7 +4386,7 @@ pub struct GetSourceExport {
     pub export_id: String,
 }
 impl GetSourceExport {
-    ///Takes the required inputs (`source_connection_id`, `export_id`); optional ones have setters.
+    ///Takes the required inputs (`source_connection_id`, `export_id`).
     pub fn new(
         source_connection_id: impl Into<String>,
         export_id: impl Into<String>,
@@ -4437,7 +4437,7 @@ impl Operation for GetSourceExport {
 #[derive(Debug, Clone)]
 pub struct GetUnreadModelAlertCount {}
 impl GetUnreadModelAlertCount {
-    ///No required inputs; optional ones have setters.
+    ///No required inputs.
     pub fn new() -> Self {
         Self {}
     }
@@ -4473,11 +4473,11 @@ impl Operation for GetUnreadModelAlertCount {
 pub struct LinkAgentsToSolution {
     ///`solution_id` (path): string, required, format `uuid`.
     pub solution_id: String,
-    ///JSON body: JSON object with 1 fields; required: `ids`.
+    ///JSON body, a [`LinkResourcesRequest`](types::LinkResourcesRequest): JSON object with 1 fields; required: `ids`.
     pub body: types::LinkResourcesRequest,
 }
 impl LinkAgentsToSolution {
-    ///Takes the required inputs (`solution_id`, `body`); optional ones have setters.
+    ///Takes the required inputs (`solution_id`, `body`).
     pub fn new(
         solution_id: impl Into<String>,
         body: types::LinkResourcesRequest,
@@ -4526,11 +4526,11 @@ impl Operation for LinkAgentsToSolution {
 pub struct LinkKnowledgeBasesToSolution {
     ///`solution_id` (path): string, required, format `uuid`.
     pub solution_id: String,
-    ///JSON body: JSON object with 1 fields; required: `ids`.
+    ///JSON body, a [`LinkResourcesRequest`](types::LinkResourcesRequest): JSON object with 1 fields; required: `ids`.
     pub body: types::LinkResourcesRequest,
 }
 impl LinkKnowledgeBasesToSolution {
-    ///Takes the required inputs (`solution_id`, `body`); optional ones have setters.
+    ///Takes the required inputs (`solution_id`, `body`).
     pub fn new(
         solution_id: impl Into<String>,
         body: types::LinkResourcesRequest,
@@ -4579,11 +4579,11 @@ impl Operation for LinkKnowledgeBasesToSolution {
 pub struct LinkSourceConnectionsToSolution {
     ///`solution_id` (path): string, required, format `uuid`.
     pub solution_id: String,
-    ///JSON body: JSON object with 1 fields; required: `ids`.
+    ///JSON body, a [`LinkResourcesRequest`](types::LinkResourcesRequest): JSON object with 1 fields; required: `ids`.
     pub body: types::LinkResourcesRequest,
 }
 impl LinkSourceConnectionsToSolution {
-    ///Takes the required inputs (`solution_id`, `body`); optional ones have setters.
+    ///Takes the required inputs (`solution_id`, `body`).
     pub fn new(
         solution_id: impl Into<String>,
         body: types::LinkResourcesRequest,
@@ -5604,7 +5604,7 @@ impl Paginated for ListContentEmbeddings {
 #[derive(Debug, Clone)]
 pub struct ListEmailDomains {}
 impl ListEmailDomains {
-    ///No required inputs; optional ones have setters.
+    ///No required inputs.
     pub fn new() -> Self {
         Self {}
     }
@@ -6347,7 +6347,7 @@ impl Paginated for ListKnowledgeBases {
 #[derive(Debug, Clone)]
 pub struct ListMemoryBankTemplates {}
 impl ListMemoryBankTemplates {
-    ///No required inputs; optional ones have setters.
+    ///No required inputs.
     pub fn new() -> Self {
         Self {}
     }
@@ -6873,7 +6873,7 @@ pub struct ListSolutionConversations {
     pub solution_id: String,
 }
 impl ListSolutionConversations {
-    ///Takes the required inputs (`solution_id`); optional ones have setters.
+    ///Takes the required inputs (`solution_id`).
     pub fn new(solution_id: impl Into<String>) -> Self {
         Self {
             solution_id: solution_id.into(),
@@ -7268,11 +7268,11 @@ pub struct MarkAgentAiSuggestion {
     pub agent_id: String,
     ///`conversation_id` (path): string, required.
     pub conversation_id: String,
-    ///JSON body: JSON object with 1 fields; required: `accepted`.
+    ///JSON body, a [`MarkAiSuggestionRequest`](types::MarkAiSuggestionRequest): JSON object with 1 fields; required: `accepted`.
     pub body: types::MarkAiSuggestionRequest,
 }
 impl MarkAgentAiSuggestion {
-    ///Takes the required inputs (`agent_id`, `conversation_id`, `body`); optional ones have setters.
+    ///Takes the required inputs (`agent_id`, `conversation_id`, `body`).
     pub fn new(
         agent_id: impl Into<String>,
         conversation_id: impl Into<String>,
@@ -7325,7 +7325,7 @@ impl Operation for MarkAgentAiSuggestion {
 #[derive(Debug, Clone)]
 pub struct MarkAllModelAlertsRead {}
 impl MarkAllModelAlertsRead {
-    ///No required inputs; optional ones have setters.
+    ///No required inputs.
     pub fn new() -> Self {
         Self {}
     }
@@ -7363,7 +7363,7 @@ pub struct MarkModelAlertRead {
     pub alert_id: String,
 }
 impl MarkModelAlertRead {
-    ///Takes the required inputs (`alert_id`); optional ones have setters.
+    ///Takes the required inputs (`alert_id`).
     pub fn new(alert_id: impl Into<String>) -> Self {
         Self { alert_id: alert_id.into() }
     }
@@ -7404,11 +7404,11 @@ pub struct MarkSolutionConversationTurn {
     pub solution_id: String,
     ///`conversation_id` (path): string, required, format `uuid`.
     pub conversation_id: String,
-    ///JSON body: JSON object with 1 fields; required: `accepted`.
+    ///JSON body, a [`MarkConversationTurnRequest`](types::MarkConversationTurnRequest): JSON object with 1 fields; required: `accepted`.
     pub body: types::MarkConversationTurnRequest,
 }
 impl MarkSolutionConversationTurn {
-    ///Takes the required inputs (`solution_id`, `conversation_id`, `body`); optional ones have setters.
+    ///Takes the required inputs (`solution_id`, `conversation_id`, `body`).
     pub fn new(
         solution_id: impl Into<String>,
         conversation_id: impl Into<String>,
@@ -7460,11 +7460,11 @@ impl Operation for MarkSolutionConversationTurn {
 ///Answer: `types::AgentImportPreviewResponse`.
 #[derive(Debug, Clone)]
 pub struct PreviewImportAgent {
-    ///JSON body: JSON object with 1 fields; required: `agent_definition`.
+    ///JSON body, a [`AgentImportPreviewRequest`](types::AgentImportPreviewRequest): JSON object with 1 fields; required: `agent_definition`.
     pub body: types::AgentImportPreviewRequest,
 }
 impl PreviewImportAgent {
-    ///Takes the required inputs (`body`); optional ones have setters.
+    ///Takes the required inputs (`body`).
     pub fn new(body: types::AgentImportPreviewRequest) -> Self {
         Self { body }
     }
@@ -7502,7 +7502,7 @@ pub struct RemoveAgentEmailOptout {
     pub optout_id: String,
 }
 impl RemoveAgentEmailOptout {
-    ///Takes the required inputs (`optout_id`); optional ones have setters.
+    ///Takes the required inputs (`optout_id`).
     pub fn new(optout_id: impl Into<String>) -> Self {
         Self {
             optout_id: optout_id.into(),
@@ -7544,7 +7544,7 @@ pub struct RemoveEmailDomain {
     pub domain_id: String,
 }
 impl RemoveEmailDomain {
-    ///Takes the required inputs (`domain_id`); optional ones have setters.
+    ///Takes the required inputs (`domain_id`).
     pub fn new(domain_id: impl Into<String>) -> Self {
         Self {
             domain_id: domain_id.into(),
@@ -7584,11 +7584,11 @@ impl Operation for RemoveEmailDomain {
 pub struct ReplaceContentWithInlineText {
     ///`source_connection_content_version` (path): string, required.
     pub source_connection_content_version: String,
-    ///JSON body: JSON object with 4 fields; required: `text`.
+    ///JSON body, a [`InlineTextReplaceRequest`](types::InlineTextReplaceRequest): JSON object with 4 fields; required: `text`.
     pub body: types::InlineTextReplaceRequest,
 }
 impl ReplaceContentWithInlineText {
-    ///Takes the required inputs (`source_connection_content_version`, `body`); optional ones have setters.
+    ///Takes the required inputs (`source_connection_content_version`, `body`).
     pub fn new(
         source_connection_content_version: impl Into<String>,
         body: types::InlineTextReplaceRequest,
@@ -7642,7 +7642,7 @@ impl Operation for ReplaceContentWithInlineText {
 #[derive(Debug, Clone)]
 pub struct ResumeInboundEmail {}
 impl ResumeInboundEmail {
-    ///No required inputs; optional ones have setters.
+    ///No required inputs.
     pub fn new() -> Self {
         Self {}
     }
@@ -7678,11 +7678,11 @@ impl Operation for ResumeInboundEmail {
 pub struct RunAgent {
     ///`agent_id` (path): string, required.
     pub agent_id: String,
-    ///JSON body: JSON object with 6 fields, none required.
+    ///JSON body, a [`AgentRunRequest`](types::AgentRunRequest): JSON object with 6 fields, none required.
     pub body: types::AgentRunRequest,
 }
 impl RunAgent {
-    ///Takes the required inputs (`agent_id`, `body`); optional ones have setters.
+    ///Takes the required inputs (`agent_id`, `body`).
     pub fn new(agent_id: impl Into<String>, body: types::AgentRunRequest) -> Self {
         Self {
             agent_id: agent_id.into(),
@@ -7725,11 +7725,11 @@ impl Operation for RunAgent {
 pub struct RunStreamingAgent {
     ///`agent_id` (path): string, required.
     pub agent_id: String,
-    ///JSON body: JSON object with 5 fields, none required.
+    ///JSON body, a [`AgentRunStreamRequest`](types::AgentRunStreamRequest): JSON object with 5 fields, none required.
     pub body: types::AgentRunStreamRequest,
 }
 impl RunStreamingAgent {
-    ///Takes the required inputs (`agent_id`, `body`); optional ones have setters.
+    ///Takes the required inputs (`agent_id`, `body`).
     pub fn new(agent_id: impl Into<String>, body: types::AgentRunStreamRequest) -> Self {
         Self {
             agent_id: agent_id.into(),
@@ -7841,11 +7841,11 @@ impl Operation for Search {
 ///Answer: `types::AgentTraceSearchResponse`.
 #[derive(Debug, Clone)]
 pub struct SearchAgentRuns {
-    ///JSON body: JSON object with 5 fields; required: `query`.
+    ///JSON body, a [`AgentTraceSearchRequest`](types::AgentTraceSearchRequest): JSON object with 5 fields; required: `query`.
     pub body: types::AgentTraceSearchRequest,
 }
 impl SearchAgentRuns {
-    ///Takes the required inputs (`body`); optional ones have setters.
+    ///Takes the required inputs (`body`).
     pub fn new(body: types::AgentTraceSearchRequest) -> Self {
         Self { body }
     }
@@ -7887,7 +7887,7 @@ pub struct SendTestEmail {
     pub domain_id: String,
 }
 impl SendTestEmail {
-    ///Takes the required inputs (`domain_id`); optional ones have setters.
+    ///Takes the required inputs (`domain_id`).
     pub fn new(domain_id: impl Into<String>) -> Self {
         Self {
             domain_id: domain_id.into(),
@@ -7926,11 +7926,11 @@ impl Operation for SendTestEmail {
 ///Answer: `types::BlockedEmailSenderListResponse`.
 #[derive(Debug, Clone)]
 pub struct SetAutoBlockMode {
-    ///JSON body: JSON object with 1 fields; required: `mode`.
+    ///JSON body, a [`SetAutoBlockModeRequest`](types::SetAutoBlockModeRequest): JSON object with 1 fields; required: `mode`.
     pub body: types::SetAutoBlockModeRequest,
 }
 impl SetAutoBlockMode {
-    ///Takes the required inputs (`body`); optional ones have setters.
+    ///Takes the required inputs (`body`).
     pub fn new(body: types::SetAutoBlockModeRequest) -> Self {
         Self { body }
     }
@@ -7968,11 +7968,11 @@ pub struct SetEmailTriggerConfig {
     pub agent_id: String,
     ///`trigger_id` (path): string, required.
     pub trigger_id: String,
-    ///JSON body: JSON object with 5 fields, none required.
+    ///JSON body, a [`SetEmailTriggerConfigRequest`](types::SetEmailTriggerConfigRequest): JSON object with 5 fields, none required.
     pub body: types::SetEmailTriggerConfigRequest,
 }
 impl SetEmailTriggerConfig {
-    ///Takes the required inputs (`agent_id`, `trigger_id`, `body`); optional ones have setters.
+    ///Takes the required inputs (`agent_id`, `trigger_id`, `body`).
     pub fn new(
         agent_id: impl Into<String>,
         trigger_id: impl Into<String>,
@@ -8029,7 +8029,7 @@ pub struct SetPrimaryEmailDomain {
     pub domain_id: String,
 }
 impl SetPrimaryEmailDomain {
-    ///Takes the required inputs (`domain_id`); optional ones have setters.
+    ///Takes the required inputs (`domain_id`).
     pub fn new(domain_id: impl Into<String>) -> Self {
         Self {
             domain_id: domain_id.into(),
@@ -8070,11 +8070,11 @@ impl Operation for SetPrimaryEmailDomain {
 pub struct StartSourceEmbeddingMigration {
     ///`source_connection_id` (path): string, required, format `uuid`.
     pub source_connection_id: String,
-    ///JSON body: JSON object with 8 fields; required: `target_embedding_model`, `target_dimensions`.
+    ///JSON body, a [`StartSourceEmbeddingMigrationRequest`](types::StartSourceEmbeddingMigrationRequest): JSON object with 8 fields; required: `target_embedding_model`, `target_dimensions`.
     pub body: types::StartSourceEmbeddingMigrationRequest,
 }
 impl StartSourceEmbeddingMigration {
-    ///Takes the required inputs (`source_connection_id`, `body`); optional ones have setters.
+    ///Takes the required inputs (`source_connection_id`, `body`).
     pub fn new(
         source_connection_id: impl Into<String>,
         body: types::StartSourceEmbeddingMigrationRequest,
@@ -8138,11 +8138,11 @@ impl Operation for StartSourceEmbeddingMigration {
 ///Answer: `types::AiAssistantFeedbackResponse`.
 #[derive(Debug, Clone)]
 pub struct SubmitAiFeedback {
-    ///JSON body: JSON object with 7 fields; required: `feature`, `rating`.
+    ///JSON body, a [`AiAssistantFeedbackRequest`](types::AiAssistantFeedbackRequest): JSON object with 7 fields; required: `feature`, `rating`.
     pub body: types::AiAssistantFeedbackRequest,
 }
 impl SubmitAiFeedback {
-    ///Takes the required inputs (`body`); optional ones have setters.
+    ///Takes the required inputs (`body`).
     pub fn new(body: types::AiAssistantFeedbackRequest) -> Self {
         Self { body }
     }
@@ -8180,7 +8180,7 @@ pub struct SubscribeToAlert {
     pub alert_id: String,
 }
 impl SubscribeToAlert {
-    ///Takes the required inputs (`alert_id`); optional ones have setters.
+    ///Takes the required inputs (`alert_id`).
     pub fn new(alert_id: impl Into<String>) -> Self {
         Self { alert_id: alert_id.into() }
     }
@@ -8217,11 +8217,11 @@ impl Operation for SubscribeToAlert {
 ///Answer: `types::CompactionTestResponseModel`.
 #[derive(Debug, Clone)]
 pub struct TestCompactionPromptStandalone {
-    ///JSON body: JSON object with 5 fields; required: `compaction_prompt`.
+    ///JSON body, a [`StandaloneTestCompactionRequest`](types::StandaloneTestCompactionRequest): JSON object with 5 fields; required: `compaction_prompt`.
     pub body: types::StandaloneTestCompactionRequest,
 }
 impl TestCompactionPromptStandalone {
-    ///Takes the required inputs (`body`); optional ones have setters.
+    ///Takes the required inputs (`body`).
     pub fn new(body: types::StandaloneTestCompactionRequest) -> Self {
         Self { body }
     }
@@ -8266,11 +8266,11 @@ impl Operation for TestCompactionPromptStandalone {
 pub struct TestDraftEvaluation {
     ///`agent_id` (path): string, required.
     pub agent_id: String,
-    ///JSON body: JSON object with 7 fields, none required.
+    ///JSON body, a [`TestDraftEvaluationRequest`](types::TestDraftEvaluationRequest): JSON object with 7 fields, none required.
     pub body: types::TestDraftEvaluationRequest,
 }
 impl TestDraftEvaluation {
-    ///Takes the required inputs (`agent_id`, `body`); optional ones have setters.
+    ///Takes the required inputs (`agent_id`, `body`).
     pub fn new(
         agent_id: impl Into<String>,
         body: types::TestDraftEvaluationRequest,
@@ -8319,11 +8319,11 @@ impl Operation for TestDraftEvaluation {
 pub struct TestMemoryBankCompaction {
     ///`memory_bank_id` (path): string, required.
     pub memory_bank_id: String,
-    ///JSON body: JSON object with 4 fields, none required.
+    ///JSON body, a [`TestCompactionRequest`](types::TestCompactionRequest): JSON object with 4 fields, none required.
     pub body: types::TestCompactionRequest,
 }
 impl TestMemoryBankCompaction {
-    ///Takes the required inputs (`memory_bank_id`, `body`); optional ones have setters.
+    ///Takes the required inputs (`memory_bank_id`, `body`).
     pub fn new(
         memory_bank_id: impl Into<String>,
         body: types::TestCompactionRequest,
@@ -8380,7 +8380,7 @@ pub struct UnblockEmailSender {
     pub blocked_id: String,
 }
 impl UnblockEmailSender {
-    ///Takes the required inputs (`blocked_id`); optional ones have setters.
+    ///Takes the required inputs (`blocked_id`).
     pub fn new(blocked_id: impl Into<String>) -> Self {
         Self {
             blocked_id: blocked_id.into(),
@@ -8420,11 +8420,11 @@ impl Operation for UnblockEmailSender {
 pub struct UnlinkAgentsFromSolution {
     ///`solution_id` (path): string, required, format `uuid`.
     pub solution_id: String,
-    ///JSON body: JSON object with 1 fields; required: `ids`.
+    ///JSON body, a [`UnlinkResourcesRequest`](types::UnlinkResourcesRequest): JSON object with 1 fields; required: `ids`.
     pub body: types::UnlinkResourcesRequest,
 }
 impl UnlinkAgentsFromSolution {
-    ///Takes the required inputs (`solution_id`, `body`); optional ones have setters.
+    ///Takes the required inputs (`solution_id`, `body`).
     pub fn new(
         solution_id: impl Into<String>,
         body: types::UnlinkResourcesRequest,
@@ -8473,11 +8473,11 @@ impl Operation for UnlinkAgentsFromSolution {
 pub struct UnlinkKnowledgeBasesFromSolution {
     ///`solution_id` (path): string, required, format `uuid`.
     pub solution_id: String,
-    ///JSON body: JSON object with 1 fields; required: `ids`.
+    ///JSON body, a [`UnlinkResourcesRequest`](types::UnlinkResourcesRequest): JSON object with 1 fields; required: `ids`.
     pub body: types::UnlinkResourcesRequest,
 }
 impl UnlinkKnowledgeBasesFromSolution {
-    ///Takes the required inputs (`solution_id`, `body`); optional ones have setters.
+    ///Takes the required inputs (`solution_id`, `body`).
     pub fn new(
         solution_id: impl Into<String>,
         body: types::UnlinkResourcesRequest,
@@ -8526,11 +8526,11 @@ impl Operation for UnlinkKnowledgeBasesFromSolution {
 pub struct UnlinkSourceConnectionsFromSolution {
     ///`solution_id` (path): string, required, format `uuid`.
     pub solution_id: String,
-    ///JSON body: JSON object with 1 fields; required: `ids`.
+    ///JSON body, a [`UnlinkResourcesRequest`](types::UnlinkResourcesRequest): JSON object with 1 fields; required: `ids`.
     pub body: types::UnlinkResourcesRequest,
 }
 impl UnlinkSourceConnectionsFromSolution {
-    ///Takes the required inputs (`solution_id`, `body`); optional ones have setters.
+    ///Takes the required inputs (`solution_id`, `body`).
     pub fn new(
         solution_id: impl Into<String>,
         body: types::UnlinkResourcesRequest,
@@ -8581,7 +8581,7 @@ pub struct UnsubscribeFromAlert {
     pub alert_id: String,
 }
 impl UnsubscribeFromAlert {
-    ///Takes the required inputs (`alert_id`); optional ones have setters.
+    ///Takes the required inputs (`alert_id`).
     pub fn new(alert_id: impl Into<String>) -> Self {
         Self { alert_id: alert_id.into() }
     }
@@ -8620,11 +8620,11 @@ impl Operation for UnsubscribeFromAlert {
 pub struct UpdateAgent {
     ///`agent_id` (path): string, required.
     pub agent_id: String,
-    ///JSON body: JSON object with 15 fields, none required.
+    ///JSON body, a [`UpdateAgentRequest`](types::UpdateAgentRequest): JSON object with 15 fields, none required.
     pub body: types::UpdateAgentRequest,
 }
 impl UpdateAgent {
-    ///Takes the required inputs (`agent_id`, `body`); optional ones have setters.
+    ///Takes the required inputs (`agent_id`, `body`).
     pub fn new(agent_id: impl Into<String>, body: types::UpdateAgentRequest) -> Self {
         Self {
             agent_id: agent_id.into(),
@@ -8669,11 +8669,11 @@ impl Operation for UpdateAgent {
 pub struct UpdateAgentDefinition {
     ///`agent_id` (path): string, required.
     pub agent_id: String,
-    ///JSON body: JSON object with 2 fields; required: `expected_change_id`, `definition`.
+    ///JSON body, a [`UpdateAgentDefinitionRequest`](types::UpdateAgentDefinitionRequest): JSON object with 2 fields; required: `expected_change_id`, `definition`.
     pub body: types::UpdateAgentDefinitionRequest,
 }
 impl UpdateAgentDefinition {
-    ///Takes the required inputs (`agent_id`, `body`); optional ones have setters.
+    ///Takes the required inputs (`agent_id`, `body`).
     pub fn new(
         agent_id: impl Into<String>,
         body: types::UpdateAgentDefinitionRequest,
@@ -8722,11 +8722,11 @@ impl Operation for UpdateAgentDefinition {
 pub struct UpdateAlertConfig {
     ///`config_id` (path): string, required.
     pub config_id: String,
-    ///JSON body: JSON object with 5 fields, none required.
+    ///JSON body, a [`UpdateAlertConfigRequest`](types::UpdateAlertConfigRequest): JSON object with 5 fields, none required.
     pub body: types::UpdateAlertConfigRequest,
 }
 impl UpdateAlertConfig {
-    ///Takes the required inputs (`config_id`, `body`); optional ones have setters.
+    ///Takes the required inputs (`config_id`, `body`).
     pub fn new(
         config_id: impl Into<String>,
         body: types::UpdateAlertConfigRequest,
@@ -8772,11 +8772,11 @@ impl Operation for UpdateAlertConfig {
 ///Answer: `types::ApiVersionResponse`.
 #[derive(Debug, Clone)]
 pub struct UpdateApiVersion {
-    ///JSON body: JSON object with 1 fields, none required.
+    ///JSON body, a [`UpdateApiVersionRequest`](types::UpdateApiVersionRequest): JSON object with 1 fields, none required.
     pub body: types::UpdateApiVersionRequest,
 }
 impl UpdateApiVersion {
-    ///Takes the required inputs (`body`); optional ones have setters.
+    ///Takes the required inputs (`body`).
     pub fn new(body: types::UpdateApiVersionRequest) -> Self {
         Self { body }
     }
@@ -8812,11 +8812,11 @@ impl Operation for UpdateApiVersion {
 pub struct UpdateEvaluationCriteria {
     ///`criteria_id` (path): string, required.
     pub criteria_id: String,
-    ///JSON body: JSON object with 7 fields, none required.
+    ///JSON body, a [`UpdateEvaluationCriteriaRequest`](types::UpdateEvaluationCriteriaRequest): JSON object with 7 fields, none required.
     pub body: types::UpdateEvaluationCriteriaRequest,
 }
 impl UpdateEvaluationCriteria {
-    ///Takes the required inputs (`criteria_id`, `body`); optional ones have setters.
+    ///Takes the required inputs (`criteria_id`, `body`).
     pub fn new(
         criteria_id: impl Into<String>,
         body: types::UpdateEvaluationCriteriaRequest,
@@ -8864,11 +8864,11 @@ impl Operation for UpdateEvaluationCriteria {
 pub struct UpdateKnowledgeBase {
     ///`knowledge_base_id` (path): string, required.
     pub knowledge_base_id: String,
-    ///JSON body: JSON object with 7 fields, none required.
+    ///JSON body, a [`UpdateKnowledgeBaseBody`](types::UpdateKnowledgeBaseBody): JSON object with 7 fields, none required.
     pub body: types::UpdateKnowledgeBaseBody,
 }
 impl UpdateKnowledgeBase {
-    ///Takes the required inputs (`knowledge_base_id`, `body`); optional ones have setters.
+    ///Takes the required inputs (`knowledge_base_id`, `body`).
     pub fn new(
         knowledge_base_id: impl Into<String>,
         body: types::UpdateKnowledgeBaseBody,
@@ -8928,11 +8928,11 @@ impl Operation for UpdateKnowledgeBase {
 pub struct UpdateMemoryBank {
     ///`memory_bank_id` (path): string, required.
     pub memory_bank_id: String,
-    ///JSON body: JSON object with 7 fields, none required.
+    ///JSON body, a [`UpdateMemoryBankBody`](types::UpdateMemoryBankBody): JSON object with 7 fields, none required.
     pub body: types::UpdateMemoryBankBody,
 }
 impl UpdateMemoryBank {
-    ///Takes the required inputs (`memory_bank_id`, `body`); optional ones have setters.
+    ///Takes the required inputs (`memory_bank_id`, `body`).
     pub fn new(
         memory_bank_id: impl Into<String>,
         body: types::UpdateMemoryBankBody,
@@ -9001,11 +9001,11 @@ pub struct UpdateOrganizationAlertPreference {
     pub organization_id: String,
     ///`alert_type` (path): string, required.
     pub alert_type: String,
-    ///JSON body: JSON object with 1 fields; required: `subscribed`.
+    ///JSON body, a [`UpdateOrganizationAlertPreferenceRequest`](types::UpdateOrganizationAlertPreferenceRequest): JSON object with 1 fields; required: `subscribed`.
     pub body: types::UpdateOrganizationAlertPreferenceRequest,
 }
 impl UpdateOrganizationAlertPreference {
-    ///Takes the required inputs (`organization_id`, `alert_type`, `body`); optional ones have setters.
+    ///Takes the required inputs (`organization_id`, `alert_type`, `body`).
     pub fn new(
         organization_id: impl Into<String>,
         alert_type: impl Into<String>,
@@ -9059,11 +9059,11 @@ impl Operation for UpdateOrganizationAlertPreference {
 pub struct UpdateSolution {
     ///`solution_id` (path): string, required, format `uuid`.
     pub solution_id: String,
-    ///JSON body: JSON object with 2 fields, none required.
+    ///JSON body, a [`UpdateSolutionRequest`](types::UpdateSolutionRequest): JSON object with 2 fields, none required.
     pub body: types::UpdateSolutionRequest,
 }
 impl UpdateSolution {
-    ///Takes the required inputs (`solution_id`, `body`); optional ones have setters.
+    ///Takes the required inputs (`solution_id`, `body`).
     pub fn new(
         solution_id: impl Into<String>,
         body: types::UpdateSolutionRequest,
@@ -9111,11 +9111,11 @@ impl Operation for UpdateSolution {
 pub struct UpdateSource {
     ///`source_connection_id` (path): string, required, format `uuid`.
     pub source_connection_id: String,
-    ///JSON body: JSON object with 4 fields, none required.
+    ///JSON body, a [`UpdateSourceBody`](types::UpdateSourceBody): JSON object with 4 fields, none required.
     pub body: types::UpdateSourceBody,
 }
 impl UpdateSource {
-    ///Takes the required inputs (`source_connection_id`, `body`); optional ones have setters.
+    ///Takes the required inputs (`source_connection_id`, `body`).
     pub fn new(
         source_connection_id: impl Into<String>,
         body: types::UpdateSourceBody,
@@ -9166,7 +9166,7 @@ pub struct UploadAgentInput {
     pub agent_id: String,
 }
 impl UploadAgentInput {
-    ///Takes the required inputs (`agent_id`); optional ones have setters.
+    ///Takes the required inputs (`agent_id`).
     pub fn new(agent_id: impl Into<String>) -> Self {
         Self { agent_id: agent_id.into() }
     }
@@ -9207,7 +9207,7 @@ pub struct UploadFileToContent {
     pub source_connection_content_version: String,
 }
 impl UploadFileToContent {
-    ///Takes the required inputs (`source_connection_content_version`); optional ones have setters.
+    ///Takes the required inputs (`source_connection_content_version`).
     pub fn new(source_connection_content_version: impl Into<String>) -> Self {
         Self {
             source_connection_content_version: source_connection_content_version.into(),
@@ -9257,7 +9257,7 @@ pub struct UploadFileToSource {
     pub source_connection_id: String,
 }
 impl UploadFileToSource {
-    ///Takes the required inputs (`source_connection_id`); optional ones have setters.
+    ///Takes the required inputs (`source_connection_id`).
     pub fn new(source_connection_id: impl Into<String>) -> Self {
         Self {
             source_connection_id: source_connection_id.into(),
@@ -9298,11 +9298,11 @@ impl Operation for UploadFileToSource {
 pub struct UploadInlineTextToSource {
     ///`source_connection_id` (path): string, required, format `uuid`.
     pub source_connection_id: String,
-    ///JSON body: JSON object with 4 fields; required: `text`.
+    ///JSON body, a [`InlineTextUploadRequest`](types::InlineTextUploadRequest): JSON object with 4 fields; required: `text`.
     pub body: types::InlineTextUploadRequest,
 }
 impl UploadInlineTextToSource {
-    ///Takes the required inputs (`source_connection_id`, `body`); optional ones have setters.
+    ///Takes the required inputs (`source_connection_id`, `body`).
     pub fn new(
         source_connection_id: impl Into<String>,
         body: types::InlineTextUploadRequest,
@@ -9353,7 +9353,7 @@ impl Operation for UploadInlineTextToSource {
 #[derive(Debug, Clone)]
 pub struct UseSharedDomain {}
 impl UseSharedDomain {
-    ///No required inputs; optional ones have setters.
+    ///No required inputs.
     pub fn new() -> Self {
         Self {}
     }
@@ -9391,7 +9391,7 @@ pub struct VerifyEmailDomain {
     pub domain_id: String,
 }
 impl VerifyEmailDomain {
-    ///Takes the required inputs (`domain_id`); optional ones have setters.
+    ///Takes the required inputs (`domain_id`).
     pub fn new(domain_id: impl Into<String>) -> Self {
         Self {
             domain_id: domain_id.into(),

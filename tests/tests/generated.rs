@@ -233,9 +233,15 @@ macro_rules! render_entries {
     }};
 }
 
+/// Every table entry rendered with the spec's samples, once per test binary.
+fn rendered_entries() -> &'static [Rendered] {
+    static RENDERED: OnceLock<Vec<Rendered>> = OnceLock::new();
+    RENDERED.get_or_init(|| seclai_gen::for_each_operation!(render_entries))
+}
+
 #[test]
 fn rendered_requests() {
-    let rendered: Vec<Rendered> = seclai_gen::for_each_operation!(render_entries);
+    let rendered = rendered_entries();
     let failures: Vec<&str> = rendered
         .iter()
         .filter_map(|r| r.block.as_ref().err().map(String::as_str))
@@ -272,6 +278,82 @@ fn rendered_requests() {
         .collect::<Vec<_>>()
         .join("\n");
     insta::assert_snapshot!("rendered_requests", text);
+}
+
+/// Each rendered JSON body of the snapshot validates against the spec's own
+/// JSON Schema for that operation's body: the raw 3.1 document, with its
+/// `#/components/schemas/…` references resolved in place.
+#[test]
+fn rendered_bodies_match_the_spec_schemas() {
+    let raw: Value =
+        serde_json::from_str(&std::fs::read_to_string(spec_path()).expect("the spec is readable"))
+            .expect("the spec is JSON");
+    let components = raw.get("components").cloned().unwrap_or(Value::Null);
+    let mut checked = 0;
+    let mut failures = Vec::new();
+    for r in rendered_entries() {
+        let Ok(block) = &r.block else { continue };
+        let Some(body) = block.lines().nth(2).filter(|b| *b != "(no body)") else {
+            continue;
+        };
+        let model = model_for(&generated().ops, r.id).expect("checked by rendered_requests");
+        let pointer = format!(
+            "/paths/{}/{}/requestBody/content/application~1json/schema",
+            model.path.replace('~', "~0").replace('/', "~1"),
+            model.method.to_lowercase()
+        );
+        let Some(schema) = raw.pointer(&pointer) else {
+            failures.push(format!("{}: no JSON body schema at {pointer}", r.name));
+            continue;
+        };
+        // The body schema becomes the root of a document that also holds
+        // the components, so `#/components/schemas/X` resolves in it.
+        let mut root = serde_json::Map::new();
+        root.insert("allOf".into(), Value::Array(vec![schema.clone()]));
+        root.insert("components".into(), components.clone());
+        let validator = match jsonschema::options()
+            .with_draft(jsonschema::Draft::Draft202012)
+            .build(&Value::Object(root))
+        {
+            Ok(v) => v,
+            Err(e) => {
+                failures.push(format!(
+                    "{}: the spec's body schema does not compile: {e}",
+                    r.name
+                ));
+                continue;
+            }
+        };
+        if r.name == "create_agent" {
+            // A control: the schema is really applied (its `$ref` resolves
+            // and `name` is required), so an empty body is rejected.
+            assert!(
+                !validator.is_valid(&serde_json::json!({})),
+                "the create_agent body schema accepts an empty object"
+            );
+        }
+        let instance: Value = match serde_json::from_str(body) {
+            Ok(v) => v,
+            Err(e) => {
+                failures.push(format!("{}: rendered body is not JSON: {e}", r.name));
+                continue;
+            }
+        };
+        let errors: Vec<String> = validator
+            .iter_errors(&instance)
+            .map(|e| format!("{} at {}", e, e.instance_path()))
+            .collect();
+        if !errors.is_empty() {
+            failures.push(format!("{}: {body}\n  {}", r.name, errors.join("\n  ")));
+        }
+        checked += 1;
+    }
+    assert!(
+        failures.is_empty(),
+        "rendered bodies the spec's schemas reject:\n{}",
+        failures.join("\n")
+    );
+    assert!(checked >= 40, "only {checked} bodies were validated");
 }
 
 // ---------------------------------------------------------------------------

@@ -2,7 +2,8 @@
 //! constants, and the fixed support module; formatted with prettyplease.
 
 use crate::error::{GenError, Result};
-use crate::model::{Location, OpModel, Pagination};
+use crate::listing::short_type;
+use crate::model::{INTEGER_INPUT, Location, OpModel, Pagination};
 use proc_macro2::TokenStream;
 use quote::{format_ident, quote};
 use serde_json::Value;
@@ -72,21 +73,54 @@ pub fn support_module() -> Result<String> {
 }
 
 /// The `generated/ops.rs` file: one descriptor per operation.
-pub fn ops_module(ops: &[OpModel]) -> Result<String> {
+pub fn ops_module(ops: &[OpModel], doc: &Value) -> Result<String> {
     let mut items = Vec::new();
     for op in ops {
-        items.push(descriptor(op)?);
+        items.push(descriptor(op, doc)?);
     }
     format(quote! {
         //! One descriptor per operation: its inputs, and how they render.
         #![allow(unused_imports)]
-        use super::support::{check_segment, push_segment, Kind, Method, Operation, Paginated, Pagination, Query, QueryValue};
-        use super::types;
+        use super::support::{check_range, check_segment, push_segment, InputFact, Kind, Method, Operation, Paginated, Pagination, Query, QueryValue};
+        use super::{support, types};
         #(#items)*
     })
 }
 
-fn descriptor(op: &OpModel) -> Result<TokenStream> {
+/// The component schema a body type names (`types::X`), if any.
+fn body_schema<'a>(doc: &'a Value, body: &str) -> Option<&'a crate::normalize::Obj> {
+    let name = body.strip_prefix("types::")?;
+    doc.pointer(&format!("/components/schemas/{name}"))?
+        .as_object()
+}
+
+/// Top-level integer fields of a body type that the spec bounds: Rust field
+/// identifier, JSON name, inclusive limits.
+pub fn bounded_body_fields(
+    doc: &Value,
+    body: &str,
+) -> Vec<(String, String, Option<i64>, Option<i64>)> {
+    let Some(props) = body_schema(doc, body)
+        .and_then(|s| s.get("properties"))
+        .and_then(Value::as_object)
+    else {
+        return Vec::new();
+    };
+    props
+        .iter()
+        .filter_map(|(name, p)| {
+            let (min, max) = crate::facts::int_bounds(p.as_object()?)?;
+            Some((crate::model::rust_ident(name), name.clone(), min, max))
+        })
+        .collect()
+}
+
+fn ident(s: &str) -> Result<syn::Ident> {
+    syn::parse_str::<syn::Ident>(s)
+        .map_err(|e| GenError::at("", format!("bad identifier {s}: {e}")))
+}
+
+fn descriptor(op: &OpModel, spec: &Value) -> Result<TokenStream> {
     let name = format_ident!("{}", op.type_name);
     let id = &op.name;
     let method = format_ident!("{}", op.method);
@@ -112,46 +146,76 @@ fn descriptor(op: &OpModel) -> Result<TokenStream> {
     let mut new_inits = Vec::new();
     let mut setters = Vec::new();
     let mut checks = Vec::new();
+    let mut inputs = Vec::new();
     for p in &op.params {
-        let f = syn::parse_str::<syn::Ident>(&p.ident)
-            .map_err(|e| GenError::at("", format!("bad identifier {}: {e}", p.ident)))?;
+        let f = ident(&p.ident)?;
         let t = ty(&p.ty)?;
-        let fdoc = format!(
-            "`{}` ({}).",
-            p.wire,
-            if p.location == Location::Path {
-                "path"
-            } else {
-                "query"
-            }
-        );
+        let input = ty(p.input_ty())?;
+        let convert = if p.input_ty() == INTEGER_INPUT {
+            quote!(.get())
+        } else {
+            quote!()
+        };
+        let loc = if p.location == Location::Path {
+            "path"
+        } else {
+            "query"
+        };
+        let fdoc = format!("`{}` ({loc}): {}.", p.wire, p.facts);
         if p.required {
             fields.push(quote!(#[doc = #fdoc] pub #f: #t,));
-            new_args.push(quote!(#f: impl Into<#t>));
-            new_inits.push(quote!(#f: #f.into(),));
+            new_args.push(quote!(#f: impl Into<#input>));
+            new_inits.push(quote!(#f: #f.into() #convert,));
         } else {
             fields.push(quote!(#[doc = #fdoc] pub #f: Option<#t>,));
             new_inits.push(quote!(#f: None,));
-            let sdoc = format!("Set `{}`.", p.wire);
+            let sdoc = format!("Set `{}` ({loc}): {}.", p.wire, p.facts);
             setters.push(quote! {
                 #[doc = #sdoc]
-                pub fn #f(mut self, value: impl Into<#t>) -> Self { self.#f = Some(value.into()); self }
+                pub fn #f(mut self, value: impl Into<#input>) -> Self { self.#f = Some(value.into() #convert); self }
             });
         }
+        let wire = &p.wire;
         if p.location == Location::Path {
-            let wire = &p.wire;
             checks.push(if p.ty == "String" {
                 quote!(check_segment(#wire, &self.#f)?;)
             } else {
                 quote!(check_segment(#wire, &self.#f.to_string())?;)
             });
         }
+        if let Some((min, max)) = p.bounds {
+            let what = format!("{loc} parameter `{wire}`");
+            let (min, max) = (opt_i64(min), opt_i64(max));
+            checks.push(quote!(check_range(#what, &self.#f, #min, #max)?;));
+        }
+        let (rt, required, facts) = (short_type(&p.ty), p.required, &p.facts);
+        inputs.push(if p.location == Location::Path {
+            quote!(InputFact::path(#wire, #rt, #facts),)
+        } else {
+            quote!(InputFact::query(#wire, #rt, #required, #facts),)
+        });
     }
     if let Some(b) = &op.body {
         let t = ty(b)?;
-        fields.push(quote!(#[doc = "JSON body."] pub body: #t,));
+        let facts = match body_schema(spec, b) {
+            Some(s) => crate::facts::object_line(s),
+            None => crate::facts::kind(spec, &crate::normalize::Obj::new()),
+        };
+        let bdoc = match b.strip_prefix("types::") {
+            Some(name) => format!("JSON body, a [`{name}`](types::{name}): {facts}."),
+            None => format!("JSON body: {facts}."),
+        };
+        fields.push(quote!(#[doc = #bdoc] pub body: #t,));
         new_args.push(quote!(body: #t));
         new_inits.push(quote!(body,));
+        for (field, wire, min, max) in bounded_body_fields(spec, b) {
+            let f = ident(&field)?;
+            let what = format!("body field `{wire}`");
+            let (min, max) = (opt_i64(min), opt_i64(max));
+            checks.push(quote!(check_range(#what, &self.body.#f, #min, #max)?;));
+        }
+        let rt = short_type(b);
+        inputs.push(quote!(InputFact::body(#rt, #facts),));
     }
 
     // Path rendering: literal pieces and encoded segments.
@@ -217,7 +281,26 @@ fn descriptor(op: &OpModel) -> Result<TokenStream> {
             fn check(&self) -> Result<(), String> { #(#checks)* Ok(()) }
         }
     };
-    let new_doc = "Required inputs; optional ones have setters.";
+    let required: Vec<String> = op
+        .params
+        .iter()
+        .filter(|p| p.required)
+        .map(|p| format!("`{}`", p.ident))
+        .chain(op.body.iter().map(|_| "`body`".to_string()))
+        .collect();
+    let optional = if op.params.iter().any(|p| !p.required) {
+        "; optional ones have setters"
+    } else {
+        ""
+    };
+    let new_doc = if required.is_empty() {
+        format!("No required inputs{optional}.")
+    } else {
+        format!(
+            "Takes the required inputs ({}){optional}.",
+            required.join(", ")
+        )
+    };
     let derive_default = if new_args.is_empty() {
         quote!(impl Default for #name { fn default() -> Self { Self::new() } })
     } else {
@@ -293,6 +376,7 @@ fn descriptor(op: &OpModel) -> Result<TokenStream> {
             const IDEMPOTENT: bool = #idempotent;
             const KIND: Kind = Kind::#kind;
             const PAGINATION: Pagination = Pagination::#pagination;
+            const INPUTS: &'static [InputFact] = &[#(#inputs)*];
             fn path_and_query(&self) -> String {
                 #[allow(unused_mut)]
                 let mut out = String::with_capacity(64);
@@ -304,6 +388,13 @@ fn descriptor(op: &OpModel) -> Result<TokenStream> {
         }
         #paged
     })
+}
+
+fn opt_i64(v: Option<i64>) -> TokenStream {
+    match v {
+        Some(n) => quote!(Some(#n)),
+        None => quote!(None),
+    }
 }
 
 enum Piece {
@@ -337,6 +428,7 @@ fn split_template(path: &str) -> Vec<Piece> {
 
 fn table_ty(s: &str) -> String {
     s.replace("types::", "$crate::types::")
+        .replace("support::", "$crate::support::")
 }
 
 /// The `generated/table.rs` file: `for_each_operation!`.
@@ -351,13 +443,13 @@ pub fn table_module(ops: &[OpModel]) -> String {
             .params
             .iter()
             .filter(|p| p.required)
-            .map(|p| format!("{}: {}", p.ident, table_ty(&p.ty)))
+            .map(|p| format!("{}: {}", p.ident, table_ty(p.input_ty())))
             .collect();
         let opt: Vec<String> = op
             .params
             .iter()
             .filter(|p| !p.required)
-            .map(|p| format!("{}: {}", p.ident, table_ty(&p.ty)))
+            .map(|p| format!("{}: {}", p.ident, table_ty(p.input_ty())))
             .collect();
         let body = op.body.as_deref().map(table_ty).unwrap_or_default();
         let flag = if op.kind == crate::model::Kind::Json && !op.helper {

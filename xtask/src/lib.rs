@@ -6,6 +6,7 @@
 
 pub mod emit;
 pub mod error;
+pub mod facts;
 pub mod import;
 pub mod listing;
 pub mod model;
@@ -105,12 +106,13 @@ pub fn generate_loaded(
     let types_file = emit::format(quote::quote! {
         //! Request and response types, generated from the spec's components.
         #![allow(unused_imports)]
+        use std::collections::BTreeMap;
         #types
     })?;
     files.insert("types.rs".to_string(), header.clone() + &types_file);
     files.insert(
         "ops.rs".to_string(),
-        header.clone() + &emit::ops_module(&ops)?,
+        header.clone() + &emit::ops_module(&ops, &doc)?,
     );
     files.insert("table.rs".to_string(), header + &emit::table_module(&ops));
     Ok(Generated {

@@ -5,6 +5,41 @@ use crate::model::{Location, OpModel, Pagination};
 use quote::ToTokens;
 use serde_json::{Map, Value, json};
 
+/// A Rust type with every path prefix removed, as reviewers read it:
+/// `::std::option::Option<::std::string::String>` → `Option<String>`,
+/// `Vec<types::AgentSummaryResponse>` → `Vec<AgentSummaryResponse>`.
+pub fn short_type(ty: &str) -> String {
+    let mut out = String::with_capacity(ty.len());
+    let mut rest = ty;
+    while !rest.is_empty() {
+        if let Some(after) = rest.strip_prefix("::") {
+            rest = after;
+            continue;
+        }
+        let word_len = rest
+            .find(|c: char| !(c.is_alphanumeric() || c == '_' || c == '$' || c == '#'))
+            .unwrap_or(rest.len());
+        if word_len == 0 {
+            let c = rest.chars().next().unwrap_or(' ');
+            out.push(c);
+            if c == ',' {
+                out.push(' ');
+            }
+            rest = &rest[c.len_utf8()..];
+            continue;
+        }
+        let (word, after) = rest.split_at(word_len);
+        match after.strip_prefix("::") {
+            Some(next) => rest = next,
+            None => {
+                out.push_str(word);
+                rest = after;
+            }
+        }
+    }
+    out.replace(",  ", ", ")
+}
+
 /// `cargo xtask ops`: `name METHOD /path`, then any aliases.
 pub fn ops_lines(ops: &[OpModel]) -> String {
     let mut out = String::new();
@@ -34,13 +69,13 @@ pub fn operation_table(ops: &[OpModel]) -> String {
                     "query"
                 };
                 let opt = if p.required { "" } else { "?" };
-                format!("{}{opt}:{}:{loc}", p.wire, p.ty)
+                format!("{}{opt}:{}:{loc}", p.wire, short_type(&p.ty))
             })
-            .chain(op.body.iter().map(|b| format!("body:{b}")))
+            .chain(op.body.iter().map(|b| format!("body:{}", short_type(b))))
             .collect();
         let pages = match (&op.pagination, &op.page_items) {
             (Pagination::None, _) | (_, None) => "-".to_string(),
-            (p, Some((k, t))) => format!("{p:?}({k}: {t})"),
+            (p, Some((k, t))) => format!("{p:?}({k}: {})", short_type(t)),
         };
         out.push_str(&format!(
             "{} {} {} [{}] -> {} {:?} idempotent={} pages={}{}\n",
@@ -48,7 +83,7 @@ pub fn operation_table(ops: &[OpModel]) -> String {
             op.method,
             op.path,
             inputs.join(", "),
-            op.output,
+            short_type(&op.output),
             op.kind,
             op.idempotent,
             pages,
@@ -68,6 +103,45 @@ pub fn types_listing(types_rs: &str) -> String {
     let Ok(file) = syn::parse_file(types_rs) else {
         return "types.rs does not parse".into();
     };
+    // Constructors: `new(required…)` and `Default`, shown after the fields.
+    let mut ctors: std::collections::BTreeMap<String, Vec<String>> = Default::default();
+    for item in &file.items {
+        match item {
+            syn::Item::Struct(s) if derives_default(&s.attrs) => {
+                ctors
+                    .entry(s.ident.to_string())
+                    .or_default()
+                    .push("Default".into());
+            }
+            syn::Item::Impl(i) => {
+                let name = short_type(&i.self_ty.to_token_stream().to_string().replace(' ', ""));
+                if i.trait_
+                    .as_ref()
+                    .is_some_and(|(p, _)| p.segments.last().is_some_and(|s| s.ident == "Default"))
+                {
+                    ctors.entry(name).or_default().push("Default".into());
+                } else if let Some(new) = i.items.iter().find_map(|it| match it {
+                    syn::ImplItem::Fn(f) if f.sig.ident == "new" => Some(f),
+                    _ => None,
+                }) {
+                    let args: Vec<String> = new
+                        .sig
+                        .inputs
+                        .iter()
+                        .filter_map(|a| match a {
+                            syn::FnArg::Typed(t) => Some(t.pat.to_token_stream().to_string()),
+                            syn::FnArg::Receiver(_) => None,
+                        })
+                        .collect();
+                    ctors
+                        .entry(name)
+                        .or_default()
+                        .push(format!("new({})", args.join(", ")));
+                }
+            }
+            _ => {}
+        }
+    }
     let mut out = String::new();
     for item in &file.items {
         match item {
@@ -76,14 +150,22 @@ pub fn types_listing(types_rs: &str) -> String {
                     .fields
                     .iter()
                     .map(|f| {
-                        let t = f.ty.to_token_stream().to_string().replace(' ', "");
+                        let t = short_type(&f.ty.to_token_stream().to_string().replace(' ', ""));
                         match &f.ident {
                             Some(i) => format!("{i}: {t}"),
                             None => t,
                         }
                     })
                     .collect();
-                out.push_str(&format!("struct {} {{ {} }}\n", s.ident, fields.join(", ")));
+                let made = ctors
+                    .get(&s.ident.to_string())
+                    .map(|c| format!(" {}", c.join(" ")))
+                    .unwrap_or_default();
+                out.push_str(&format!(
+                    "struct {} {{ {} }}{made}\n",
+                    s.ident,
+                    fields.join(", ")
+                ));
             }
             syn::Item::Enum(e) => {
                 let vars: Vec<String> = e
@@ -94,7 +176,7 @@ pub fn types_listing(types_rs: &str) -> String {
                         f => format!(
                             "{}{}",
                             v.ident,
-                            f.to_token_stream().to_string().replace(' ', "")
+                            short_type(&f.to_token_stream().to_string().replace(' ', ""))
                         ),
                     })
                     .collect();
@@ -104,13 +186,19 @@ pub fn types_listing(types_rs: &str) -> String {
                 out.push_str(&format!(
                     "type {} = {}\n",
                     t.ident,
-                    t.ty.to_token_stream().to_string().replace(' ', "")
+                    short_type(&t.ty.to_token_stream().to_string().replace(' ', ""))
                 ));
             }
             _ => {}
         }
     }
     out
+}
+
+fn derives_default(attrs: &[syn::Attribute]) -> bool {
+    attrs
+        .iter()
+        .any(|a| a.path().is_ident("derive") && a.to_token_stream().to_string().contains("Default"))
 }
 
 /// Sample inputs for one operation, as JSON: required parameters in order,
@@ -219,5 +307,28 @@ fn sample_schema(doc: &Value, s: &Value, name: &str, depth: usize) -> Value {
             }
             Value::Object(m)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::short_type;
+
+    #[test]
+    fn types_read_short() {
+        assert_eq!(
+            short_type("::std::option::Option<::std::string::String>"),
+            "Option<String>"
+        );
+        assert_eq!(
+            short_type("Vec<types::AgentSummaryResponse>"),
+            "Vec<AgentSummaryResponse>"
+        );
+        assert_eq!(
+            short_type("::std::collections::BTreeMap<String,::serde_json::Value>"),
+            "BTreeMap<String, Value>"
+        );
+        assert_eq!(short_type("(::std::vec::Vec<i64>)"), "(Vec<i64>)");
+        assert_eq!(short_type("i64"), "i64");
     }
 }

@@ -2,7 +2,7 @@
 //! with names, inputs, output type, kind and pagination decided here.
 
 use crate::error::{GenError, Result, ptr_token};
-use crate::normalize::{Obj, hoist_below, strip_api_affixes, strip_fastapi_suffix};
+use crate::normalize::{FACTS, Obj, hoist_below, strip_api_affixes, strip_fastapi_suffix};
 use crate::overrides::Overrides;
 use heck::{ToSnakeCase, ToUpperCamelCase};
 use serde_json::Value;
@@ -86,6 +86,24 @@ pub struct Param {
     pub required: bool,
     /// Path or query.
     pub location: Location,
+    /// One line of facts (kind, required, default, limits, format).
+    pub facts: String,
+    /// Inclusive bounds of an integer input the spec limits.
+    pub bounds: Option<(Option<i64>, Option<i64>)>,
+}
+
+/// What users pass for integer inputs: any primitive integer converts.
+pub const INTEGER_INPUT: &str = "support::Integer";
+
+impl Param {
+    /// The type a constructor or setter takes for this input.
+    pub fn input_ty(&self) -> &str {
+        if self.ty == "i64" {
+            INTEGER_INPUT
+        } else {
+            &self.ty
+        }
+    }
 }
 
 /// One operation.
@@ -168,7 +186,7 @@ fn rust_type_inner(obj: &Obj) -> Option<String> {
         if all.len() == 1
             && obj
                 .keys()
-                .all(|k| matches!(k.as_str(), "allOf" | "nullable" | "default"))
+                .all(|k| matches!(k.as_str(), "allOf" | "nullable" | "default" | FACTS))
         {
             return rust_type_inner(all[0].as_object()?);
         }
@@ -316,6 +334,10 @@ pub fn extract(doc: &mut Value, overrides: &Overrides) -> Result<(Vec<OpModel>, 
                 .get("schema")
                 .cloned()
                 .unwrap_or(Value::Object(Obj::new()));
+            let mut plain = schema.as_object().cloned().unwrap_or_default();
+            plain.remove("nullable");
+            let facts = crate::facts::line(doc, &plain, required);
+            let bounds = crate::facts::int_bounds(&plain);
             let schema = strip_nullable(schema);
             let ty = match rust_type(&schema) {
                 Some(t) => t,
@@ -337,6 +359,8 @@ pub fn extract(doc: &mut Value, overrides: &Overrides) -> Result<(Vec<OpModel>, 
                 ty,
                 required,
                 location,
+                facts,
+                bounds,
             });
         }
         let order = path_order(&path);

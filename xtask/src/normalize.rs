@@ -172,25 +172,53 @@ pub fn drop_prose(s: &mut Obj) {
     }
 }
 
-/// Rule: drop validation keywords and string formats. Types stay plain
-/// (`String`, `i64`, `f64`); the server validates. Integer/number widths stay.
-/// Date-time strings stay `String`: the server's timestamps are not all
-/// RFC 3339 with an offset, and a response must never fail on them.
+/// Where [`drop_validation`] keeps the limits and string formats it takes
+/// off a schema: the generator writes them into docs and range checks, and
+/// the type generator never sees them (`typesgen` strips the key).
+pub const FACTS: &str = "x-facts";
+
+/// Limits and formats kept as facts; the rest of the validation keywords are
+/// dropped outright.
+const FACT_KEYWORDS: &[&str] = &[
+    "minimum",
+    "maximum",
+    "exclusiveMinimum",
+    "exclusiveMaximum",
+    "minLength",
+    "maxLength",
+    "pattern",
+    "minItems",
+    "maxItems",
+    "uniqueItems",
+    "multipleOf",
+    "minProperties",
+    "maxProperties",
+    "format",
+];
+
+/// Rule: take validation keywords and string formats off the schema. Types
+/// stay plain (`String`, `i64`, `f64`); the server validates. Integer/number
+/// widths stay. Date-time strings stay `String`: the server's timestamps are
+/// not all RFC 3339 with an offset, and a response must never fail on them.
+/// Limits and formats move under [`FACTS`] for docs and range checks.
 pub fn drop_validation(s: &mut Obj) {
+    let keep_format = matches!(
+        s.get("format").and_then(Value::as_str),
+        Some("int32" | "int64" | "float" | "double")
+    );
+    let mut facts = match s.remove(FACTS) {
+        Some(Value::Object(f)) => f,
+        _ => Obj::new(),
+    };
+    for key in FACT_KEYWORDS {
+        if *key == "format" && keep_format {
+            continue;
+        }
+        if let Some(v) = s.remove(*key) {
+            facts.insert((*key).to_string(), v);
+        }
+    }
     for key in [
-        "minimum",
-        "maximum",
-        "exclusiveMinimum",
-        "exclusiveMaximum",
-        "minLength",
-        "maxLength",
-        "pattern",
-        "minItems",
-        "maxItems",
-        "uniqueItems",
-        "multipleOf",
-        "minProperties",
-        "maxProperties",
         "readOnly",
         "writeOnly",
         "contentMediaType",
@@ -199,13 +227,15 @@ pub fn drop_validation(s: &mut Obj) {
     ] {
         s.remove(key);
     }
-    let keep = matches!(
-        s.get("format").and_then(Value::as_str),
-        Some("int32" | "int64" | "float" | "double")
-    );
-    if !keep {
-        s.remove("format");
+    if !facts.is_empty() {
+        s.insert(FACTS.into(), Value::Object(facts));
     }
+}
+
+/// The keys of a schema that say something about its type (everything but
+/// the kept facts).
+pub fn structural_len(s: &Obj) -> usize {
+    s.len() - usize::from(s.contains_key(FACTS))
 }
 
 /// Rule: `const: v` → `enum: [v]` (3.0 has no `const`).
@@ -255,7 +285,7 @@ pub fn type_array_to_nullable(ptr: &str, s: &mut Obj) -> Result<()> {
 fn is_null_schema(v: &Value) -> bool {
     v.get("type").and_then(Value::as_str) == Some("null")
         || (v.get("nullable") == Some(&Value::Bool(true))
-            && v.as_object().is_some_and(|o| o.len() == 1))
+            && v.as_object().is_some_and(|o| structural_len(o) == 1))
 }
 
 /// Rule: `anyOf`/`oneOf` `[X, {type: null}]` → `X` + `nullable` (a `$ref` X
@@ -277,12 +307,19 @@ pub fn any_of_null_to_nullable(s: &mut Obj) {
         s.insert("nullable".into(), Value::Bool(true));
         if rest.len() == 1 {
             match rest.remove(0) {
-                Value::Object(member) if member.contains_key("$ref") && member.len() == 1 => {
-                    s.insert("allOf".into(), Value::Array(vec![Value::Object(member)]));
+                Value::Object(member)
+                    if member.contains_key("$ref") && structural_len(&member) == 1 =>
+                {
+                    s.insert("allOf".into(), json!([{ "$ref": member["$ref"] }]));
+                    merge_facts(s, member.get(FACTS));
                 }
                 Value::Object(member) => {
                     for (k, v) in member {
                         if k == "nullable" {
+                            continue;
+                        }
+                        if k == FACTS {
+                            merge_facts(s, Some(&v));
                             continue;
                         }
                         s.entry(k).or_insert(v);
@@ -298,10 +335,25 @@ pub fn any_of_null_to_nullable(s: &mut Obj) {
     }
 }
 
+/// Add the facts of a merged member to `s`'s own (`s`'s win on a clash).
+fn merge_facts(s: &mut Obj, facts: Option<&Value>) {
+    let Some(Value::Object(more)) = facts else {
+        return;
+    };
+    let mut own = match s.remove(FACTS) {
+        Some(Value::Object(f)) => f,
+        _ => Obj::new(),
+    };
+    for (k, v) in more {
+        own.entry(k.clone()).or_insert_with(|| v.clone());
+    }
+    s.insert(FACTS.into(), Value::Object(own));
+}
+
 /// Rule: a `$ref` with sibling keywords (ignored in 3.0) → `allOf: [$ref]`
 /// plus the siblings, so `default`/`nullable` next to a reference survive.
 pub fn ref_siblings_to_all_of(s: &mut Obj) {
-    if s.len() > 1 && s.contains_key("$ref") {
+    if structural_len(s) > 1 && s.contains_key("$ref") {
         let r = s.remove("$ref").unwrap_or(Value::Null);
         s.insert("allOf".into(), json!([{ "$ref": r }]));
     }
@@ -555,13 +607,40 @@ mod tests {
     }
 
     #[test]
-    fn validation_and_string_formats_are_dropped() {
-        let mut s = obj(json!({"type":"string","format":"date-time","maxLength":3}));
+    fn validation_and_string_formats_move_to_facts() {
+        let mut s =
+            obj(json!({"type":"string","format":"date-time","maxLength":3,"readOnly":true}));
         drop_validation(&mut s);
-        assert_eq!(Value::Object(s), json!({"type":"string"}));
+        assert_eq!(
+            Value::Object(s),
+            json!({"type":"string","x-facts":{"format":"date-time","maxLength":3}})
+        );
         let mut s = obj(json!({"type":"integer","format":"int32","exclusiveMinimum":0.0}));
         drop_validation(&mut s);
-        assert_eq!(Value::Object(s), json!({"type":"integer","format":"int32"}));
+        assert_eq!(
+            Value::Object(s),
+            json!({"type":"integer","format":"int32","x-facts":{"exclusiveMinimum":0.0}})
+        );
+        let mut s = obj(json!({"type":"boolean"}));
+        drop_validation(&mut s);
+        assert_eq!(Value::Object(s), json!({"type":"boolean"}));
+    }
+
+    #[test]
+    fn facts_survive_nullable_merges() {
+        let mut s = obj(json!({"anyOf":[
+            {"type":"integer","x-facts":{"minimum":1}},{"type":"null"}],"x-facts":{"maximum":5}}));
+        any_of_null_to_nullable(&mut s);
+        assert_eq!(
+            Value::Object(s),
+            json!({"type":"integer","nullable":true,"x-facts":{"maximum":5,"minimum":1}})
+        );
+        let mut s = obj(json!({"$ref":"#/components/schemas/A","x-facts":{"minimum":1}}));
+        ref_siblings_to_all_of(&mut s);
+        assert_eq!(
+            Value::Object(s),
+            json!({"$ref":"#/components/schemas/A","x-facts":{"minimum":1}})
+        );
     }
 
     #[test]

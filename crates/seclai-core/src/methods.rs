@@ -94,7 +94,10 @@ macro_rules! operation_setters {
     (@setters primary, $op:ident, [$($opt:ident : $opt_ty:ty),+]) => {
         impl<C, K> $crate::call::Call<C, $crate::seclai_gen::ops::$op, K> {
             $(
-                #[doc = concat!("Set the optional `", stringify!($opt), "` input.")]
+                #[doc = concat!(
+                    "Set the optional `", stringify!($opt), "` input; its default, allowed values and limits ",
+                    "are in the docs of [`ops::", stringify!($op), "`](crate::seclai_gen::ops::", stringify!($op), ")."
+                )]
                 pub fn $opt(self, value: impl Into<$opt_ty>) -> Self {
                     self.map_target(|op| op.$opt(value))
                 }

@@ -25,5 +25,7 @@
 )]
 mod generated;
 
-pub use generated::support::{Kind, Method, Operation, Paginated, Pagination, QueryValue};
+pub use generated::support::{
+    InputFact, InputLocation, Integer, Kind, Method, Operation, Paginated, Pagination, QueryValue,
+};
 pub use generated::{DEFAULT_VERSION, KNOWN_VERSIONS, LATEST, ops, support, types};

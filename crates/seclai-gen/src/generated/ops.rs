@@ -4,22 +4,22 @@
 //! One descriptor per operation: its inputs, and how they render.
 #![allow(unused_imports)]
 use super::support::{
-    check_segment, push_segment, Kind, Method, Operation, Paginated, Pagination, Query,
-    QueryValue,
+    check_range, check_segment, push_segment, InputFact, Kind, Method, Operation,
+    Paginated, Pagination, Query, QueryValue,
 };
-use super::types;
+use super::{support, types};
 ///`POST /ai-assistant/{conversation_id}/accept`: Accept and execute a standalone plan
 ///
 ///Answer: `types::AiAssistantAcceptResponse`.
 #[derive(Debug, Clone)]
 pub struct AcceptAiAssistantPlan {
-    ///`conversation_id` (path).
+    ///`conversation_id` (path): string, required, format `uuid`.
     pub conversation_id: String,
-    ///JSON body.
+    ///JSON body, a [`AiAssistantAcceptRequest`](types::AiAssistantAcceptRequest): JSON object with 3 fields, none required.
     pub body: types::AiAssistantAcceptRequest,
 }
 impl AcceptAiAssistantPlan {
-    ///Required inputs; optional ones have setters.
+    ///Takes the required inputs (`conversation_id`, `body`).
     pub fn new(
         conversation_id: impl Into<String>,
         body: types::AiAssistantAcceptRequest,
@@ -38,6 +38,13 @@ impl Operation for AcceptAiAssistantPlan {
     const IDEMPOTENT: bool = false;
     const KIND: Kind = Kind::Json;
     const PAGINATION: Pagination = Pagination::None;
+    const INPUTS: &'static [InputFact] = &[
+        InputFact::path("conversation_id", "String", "string, required, format `uuid`"),
+        InputFact::body(
+            "AiAssistantAcceptRequest",
+            "JSON object with 3 fields, none required",
+        ),
+    ];
     fn path_and_query(&self) -> String {
         #[allow(unused_mut)]
         let mut out = String::with_capacity(64);
@@ -59,13 +66,13 @@ impl Operation for AcceptAiAssistantPlan {
 ///Answer: `types::OkResponse`.
 #[derive(Debug, Clone)]
 pub struct AcceptAiMemoryBankSuggestion {
-    ///`conversation_id` (path).
+    ///`conversation_id` (path): string, required, format `uuid`.
     pub conversation_id: String,
-    ///JSON body.
+    ///JSON body, a [`MemoryBankAcceptRequest`](types::MemoryBankAcceptRequest): JSON object with 1 fields; required: `accepted`.
     pub body: types::MemoryBankAcceptRequest,
 }
 impl AcceptAiMemoryBankSuggestion {
-    ///Required inputs; optional ones have setters.
+    ///Takes the required inputs (`conversation_id`, `body`).
     pub fn new(
         conversation_id: impl Into<String>,
         body: types::MemoryBankAcceptRequest,
@@ -84,6 +91,13 @@ impl Operation for AcceptAiMemoryBankSuggestion {
     const IDEMPOTENT: bool = false;
     const KIND: Kind = Kind::Json;
     const PAGINATION: Pagination = Pagination::None;
+    const INPUTS: &'static [InputFact] = &[
+        InputFact::path("conversation_id", "String", "string, required, format `uuid`"),
+        InputFact::body(
+            "MemoryBankAcceptRequest",
+            "JSON object with 1 fields; required: `accepted`",
+        ),
+    ];
     fn path_and_query(&self) -> String {
         #[allow(unused_mut)]
         let mut out = String::with_capacity(64);
@@ -104,11 +118,11 @@ impl Operation for AcceptAiMemoryBankSuggestion {
 ///Answer: `types::GovernanceAiAcceptResponse`.
 #[derive(Debug, Clone)]
 pub struct AcceptGovernanceAiPlan {
-    ///`conversation_id` (path).
+    ///`conversation_id` (path): string, required, format `uuid`.
     pub conversation_id: String,
 }
 impl AcceptGovernanceAiPlan {
-    ///Required inputs; optional ones have setters.
+    ///Takes the required inputs (`conversation_id`).
     pub fn new(conversation_id: impl Into<String>) -> Self {
         Self {
             conversation_id: conversation_id.into(),
@@ -123,6 +137,9 @@ impl Operation for AcceptGovernanceAiPlan {
     const IDEMPOTENT: bool = false;
     const KIND: Kind = Kind::Json;
     const PAGINATION: Pagination = Pagination::None;
+    const INPUTS: &'static [InputFact] = &[
+        InputFact::path("conversation_id", "String", "string, required, format `uuid`"),
+    ];
     fn path_and_query(&self) -> String {
         #[allow(unused_mut)]
         let mut out = String::with_capacity(64);
@@ -144,13 +161,13 @@ impl Operation for AcceptGovernanceAiPlan {
 ///Answer: `types::OkResponse`.
 #[derive(Debug, Clone)]
 pub struct AcceptMemoryBankAiSuggestion {
-    ///`conversation_id` (path).
+    ///`conversation_id` (path): string, required, format `uuid`.
     pub conversation_id: String,
-    ///JSON body.
+    ///JSON body, a [`MemoryBankAcceptRequest`](types::MemoryBankAcceptRequest): JSON object with 1 fields; required: `accepted`.
     pub body: types::MemoryBankAcceptRequest,
 }
 impl AcceptMemoryBankAiSuggestion {
-    ///Required inputs; optional ones have setters.
+    ///Takes the required inputs (`conversation_id`, `body`).
     pub fn new(
         conversation_id: impl Into<String>,
         body: types::MemoryBankAcceptRequest,
@@ -169,6 +186,13 @@ impl Operation for AcceptMemoryBankAiSuggestion {
     const IDEMPOTENT: bool = false;
     const KIND: Kind = Kind::Json;
     const PAGINATION: Pagination = Pagination::None;
+    const INPUTS: &'static [InputFact] = &[
+        InputFact::path("conversation_id", "String", "string, required, format `uuid`"),
+        InputFact::body(
+            "MemoryBankAcceptRequest",
+            "JSON object with 1 fields; required: `accepted`",
+        ),
+    ];
     fn path_and_query(&self) -> String {
         #[allow(unused_mut)]
         let mut out = String::with_capacity(64);
@@ -189,15 +213,15 @@ impl Operation for AcceptMemoryBankAiSuggestion {
 ///Answer: `types::AiAssistantAcceptResponse`.
 #[derive(Debug, Clone)]
 pub struct AcceptSolutionAiPlan {
-    ///`solution_id` (path).
+    ///`solution_id` (path): string, required, format `uuid`.
     pub solution_id: String,
-    ///`conversation_id` (path).
+    ///`conversation_id` (path): string, required, format `uuid`.
     pub conversation_id: String,
-    ///JSON body.
+    ///JSON body, a [`AiAssistantAcceptRequest`](types::AiAssistantAcceptRequest): JSON object with 3 fields, none required.
     pub body: types::AiAssistantAcceptRequest,
 }
 impl AcceptSolutionAiPlan {
-    ///Required inputs; optional ones have setters.
+    ///Takes the required inputs (`solution_id`, `conversation_id`, `body`).
     pub fn new(
         solution_id: impl Into<String>,
         conversation_id: impl Into<String>,
@@ -218,6 +242,14 @@ impl Operation for AcceptSolutionAiPlan {
     const IDEMPOTENT: bool = false;
     const KIND: Kind = Kind::Json;
     const PAGINATION: Pagination = Pagination::None;
+    const INPUTS: &'static [InputFact] = &[
+        InputFact::path("solution_id", "String", "string, required, format `uuid`"),
+        InputFact::path("conversation_id", "String", "string, required, format `uuid`"),
+        InputFact::body(
+            "AiAssistantAcceptRequest",
+            "JSON object with 3 fields, none required",
+        ),
+    ];
     fn path_and_query(&self) -> String {
         #[allow(unused_mut)]
         let mut out = String::with_capacity(64);
@@ -242,13 +274,13 @@ impl Operation for AcceptSolutionAiPlan {
 ///Answer: `types::AlertDetailResponse`.
 #[derive(Debug, Clone)]
 pub struct AddAlertComment {
-    ///`alert_id` (path).
+    ///`alert_id` (path): string, required.
     pub alert_id: String,
-    ///JSON body.
+    ///JSON body, a [`AddCommentRequest`](types::AddCommentRequest): JSON object with 1 fields; required: `body`.
     pub body: types::AddCommentRequest,
 }
 impl AddAlertComment {
-    ///Required inputs; optional ones have setters.
+    ///Takes the required inputs (`alert_id`, `body`).
     pub fn new(alert_id: impl Into<String>, body: types::AddCommentRequest) -> Self {
         Self {
             alert_id: alert_id.into(),
@@ -264,6 +296,13 @@ impl Operation for AddAlertComment {
     const IDEMPOTENT: bool = false;
     const KIND: Kind = Kind::Json;
     const PAGINATION: Pagination = Pagination::None;
+    const INPUTS: &'static [InputFact] = &[
+        InputFact::path("alert_id", "String", "string, required"),
+        InputFact::body(
+            "AddCommentRequest",
+            "JSON object with 1 fields; required: `body`",
+        ),
+    ];
     fn path_and_query(&self) -> String {
         #[allow(unused_mut)]
         let mut out = String::with_capacity(64);
@@ -285,11 +324,11 @@ impl Operation for AddAlertComment {
 ///Answer: `types::EmailDomainResponse`.
 #[derive(Debug, Clone)]
 pub struct AddEmailDomain {
-    ///JSON body.
+    ///JSON body, a [`AddEmailDomainRequest`](types::AddEmailDomainRequest): JSON object with 3 fields; required: `kind`, `value`.
     pub body: types::AddEmailDomainRequest,
 }
 impl AddEmailDomain {
-    ///Required inputs; optional ones have setters.
+    ///Takes the required inputs (`body`).
     pub fn new(body: types::AddEmailDomainRequest) -> Self {
         Self { body }
     }
@@ -302,6 +341,12 @@ impl Operation for AddEmailDomain {
     const IDEMPOTENT: bool = false;
     const KIND: Kind = Kind::Json;
     const PAGINATION: Pagination = Pagination::None;
+    const INPUTS: &'static [InputFact] = &[
+        InputFact::body(
+            "AddEmailDomainRequest",
+            "JSON object with 3 fields; required: `kind`, `value`",
+        ),
+    ];
     fn path_and_query(&self) -> String {
         #[allow(unused_mut)]
         let mut out = String::with_capacity(64);
@@ -317,13 +362,13 @@ impl Operation for AddEmailDomain {
 ///Answer: `types::SolutionConversationResponse`.
 #[derive(Debug, Clone)]
 pub struct AddSolutionConversationTurn {
-    ///`solution_id` (path).
+    ///`solution_id` (path): string, required, format `uuid`.
     pub solution_id: String,
-    ///JSON body.
+    ///JSON body, a [`AddConversationTurnRequest`](types::AddConversationTurnRequest): JSON object with 3 fields; required: `user_input`.
     pub body: types::AddConversationTurnRequest,
 }
 impl AddSolutionConversationTurn {
-    ///Required inputs; optional ones have setters.
+    ///Takes the required inputs (`solution_id`, `body`).
     pub fn new(
         solution_id: impl Into<String>,
         body: types::AddConversationTurnRequest,
@@ -342,6 +387,13 @@ impl Operation for AddSolutionConversationTurn {
     const IDEMPOTENT: bool = false;
     const KIND: Kind = Kind::Json;
     const PAGINATION: Pagination = Pagination::None;
+    const INPUTS: &'static [InputFact] = &[
+        InputFact::path("solution_id", "String", "string, required, format `uuid`"),
+        InputFact::body(
+            "AddConversationTurnRequest",
+            "JSON object with 3 fields; required: `user_input`",
+        ),
+    ];
     fn path_and_query(&self) -> String {
         #[allow(unused_mut)]
         let mut out = String::with_capacity(64);
@@ -363,11 +415,11 @@ impl Operation for AddSolutionConversationTurn {
 ///Answer: `types::AiAssistantGenerateResponse`.
 #[derive(Debug, Clone)]
 pub struct AiAssistantKnowledgeBase {
-    ///JSON body.
+    ///JSON body, a [`AiAssistantGenerateRequest`](types::AiAssistantGenerateRequest): JSON object with 2 fields; required: `user_input`.
     pub body: types::AiAssistantGenerateRequest,
 }
 impl AiAssistantKnowledgeBase {
-    ///Required inputs; optional ones have setters.
+    ///Takes the required inputs (`body`).
     pub fn new(body: types::AiAssistantGenerateRequest) -> Self {
         Self { body }
     }
@@ -380,6 +432,12 @@ impl Operation for AiAssistantKnowledgeBase {
     const IDEMPOTENT: bool = false;
     const KIND: Kind = Kind::Json;
     const PAGINATION: Pagination = Pagination::None;
+    const INPUTS: &'static [InputFact] = &[
+        InputFact::body(
+            "AiAssistantGenerateRequest",
+            "JSON object with 2 fields; required: `user_input`",
+        ),
+    ];
     fn path_and_query(&self) -> String {
         #[allow(unused_mut)]
         let mut out = String::with_capacity(64);
@@ -395,11 +453,11 @@ impl Operation for AiAssistantKnowledgeBase {
 ///Answer: `types::MemoryBankAiAssistantResponse`.
 #[derive(Debug, Clone)]
 pub struct AiAssistantMemoryBank {
-    ///JSON body.
+    ///JSON body, a [`MemoryBankAiAssistantRequest`](types::MemoryBankAiAssistantRequest): JSON object with 3 fields; required: `user_input`.
     pub body: types::MemoryBankAiAssistantRequest,
 }
 impl AiAssistantMemoryBank {
-    ///Required inputs; optional ones have setters.
+    ///Takes the required inputs (`body`).
     pub fn new(body: types::MemoryBankAiAssistantRequest) -> Self {
         Self { body }
     }
@@ -412,6 +470,12 @@ impl Operation for AiAssistantMemoryBank {
     const IDEMPOTENT: bool = false;
     const KIND: Kind = Kind::Json;
     const PAGINATION: Pagination = Pagination::None;
+    const INPUTS: &'static [InputFact] = &[
+        InputFact::body(
+            "MemoryBankAiAssistantRequest",
+            "JSON object with 3 fields; required: `user_input`",
+        ),
+    ];
     fn path_and_query(&self) -> String {
         #[allow(unused_mut)]
         let mut out = String::with_capacity(64);
@@ -427,11 +491,11 @@ impl Operation for AiAssistantMemoryBank {
 ///Answer: `types::AiAssistantGenerateResponse`.
 #[derive(Debug, Clone)]
 pub struct AiAssistantSolution {
-    ///JSON body.
+    ///JSON body, a [`AiAssistantGenerateRequest`](types::AiAssistantGenerateRequest): JSON object with 2 fields; required: `user_input`.
     pub body: types::AiAssistantGenerateRequest,
 }
 impl AiAssistantSolution {
-    ///Required inputs; optional ones have setters.
+    ///Takes the required inputs (`body`).
     pub fn new(body: types::AiAssistantGenerateRequest) -> Self {
         Self { body }
     }
@@ -444,6 +508,12 @@ impl Operation for AiAssistantSolution {
     const IDEMPOTENT: bool = false;
     const KIND: Kind = Kind::Json;
     const PAGINATION: Pagination = Pagination::None;
+    const INPUTS: &'static [InputFact] = &[
+        InputFact::body(
+            "AiAssistantGenerateRequest",
+            "JSON object with 2 fields; required: `user_input`",
+        ),
+    ];
     fn path_and_query(&self) -> String {
         #[allow(unused_mut)]
         let mut out = String::with_capacity(64);
@@ -459,11 +529,11 @@ impl Operation for AiAssistantSolution {
 ///Answer: `types::AiAssistantGenerateResponse`.
 #[derive(Debug, Clone)]
 pub struct AiAssistantSource {
-    ///JSON body.
+    ///JSON body, a [`AiAssistantGenerateRequest`](types::AiAssistantGenerateRequest): JSON object with 2 fields; required: `user_input`.
     pub body: types::AiAssistantGenerateRequest,
 }
 impl AiAssistantSource {
-    ///Required inputs; optional ones have setters.
+    ///Takes the required inputs (`body`).
     pub fn new(body: types::AiAssistantGenerateRequest) -> Self {
         Self { body }
     }
@@ -476,6 +546,12 @@ impl Operation for AiAssistantSource {
     const IDEMPOTENT: bool = false;
     const KIND: Kind = Kind::Json;
     const PAGINATION: Pagination = Pagination::None;
+    const INPUTS: &'static [InputFact] = &[
+        InputFact::body(
+            "AiAssistantGenerateRequest",
+            "JSON object with 2 fields; required: `user_input`",
+        ),
+    ];
     fn path_and_query(&self) -> String {
         #[allow(unused_mut)]
         let mut out = String::with_capacity(64);
@@ -491,11 +567,11 @@ impl Operation for AiAssistantSource {
 ///Answer: `types::BlockedEmailSenderResponse`.
 #[derive(Debug, Clone)]
 pub struct BlockEmailSender {
-    ///JSON body.
+    ///JSON body, a [`BlockEmailSenderRequest`](types::BlockEmailSenderRequest): JSON object with 3 fields; required: `sender_email`.
     pub body: types::BlockEmailSenderRequest,
 }
 impl BlockEmailSender {
-    ///Required inputs; optional ones have setters.
+    ///Takes the required inputs (`body`).
     pub fn new(body: types::BlockEmailSenderRequest) -> Self {
         Self { body }
     }
@@ -508,6 +584,12 @@ impl Operation for BlockEmailSender {
     const IDEMPOTENT: bool = false;
     const KIND: Kind = Kind::Json;
     const PAGINATION: Pagination = Pagination::None;
+    const INPUTS: &'static [InputFact] = &[
+        InputFact::body(
+            "BlockEmailSenderRequest",
+            "JSON object with 3 fields; required: `sender_email`",
+        ),
+    ];
     fn path_and_query(&self) -> String {
         #[allow(unused_mut)]
         let mut out = String::with_capacity(64);
@@ -523,11 +605,11 @@ impl Operation for BlockEmailSender {
 ///Answer: `types::CancelExperimentResponse`.
 #[derive(Debug, Clone)]
 pub struct CancelExperiment {
-    ///`experiment_id` (path).
+    ///`experiment_id` (path): string, required, format `uuid`.
     pub experiment_id: String,
 }
 impl CancelExperiment {
-    ///Required inputs; optional ones have setters.
+    ///Takes the required inputs (`experiment_id`).
     pub fn new(experiment_id: impl Into<String>) -> Self {
         Self {
             experiment_id: experiment_id.into(),
@@ -542,6 +624,9 @@ impl Operation for CancelExperiment {
     const IDEMPOTENT: bool = false;
     const KIND: Kind = Kind::Json;
     const PAGINATION: Pagination = Pagination::None;
+    const INPUTS: &'static [InputFact] = &[
+        InputFact::path("experiment_id", "String", "string, required, format `uuid`"),
+    ];
     fn path_and_query(&self) -> String {
         #[allow(unused_mut)]
         let mut out = String::with_capacity(64);
@@ -564,7 +649,7 @@ impl Operation for CancelExperiment {
 #[derive(Debug, Clone)]
 pub struct CancelQueuedEmailRuns {}
 impl CancelQueuedEmailRuns {
-    ///Required inputs; optional ones have setters.
+    ///No required inputs.
     pub fn new() -> Self {
         Self {}
     }
@@ -582,6 +667,7 @@ impl Operation for CancelQueuedEmailRuns {
     const IDEMPOTENT: bool = false;
     const KIND: Kind = Kind::Json;
     const PAGINATION: Pagination = Pagination::None;
+    const INPUTS: &'static [InputFact] = &[];
     fn path_and_query(&self) -> String {
         #[allow(unused_mut)]
         let mut out = String::with_capacity(64);
@@ -597,11 +683,11 @@ impl Operation for CancelQueuedEmailRuns {
 ///Answer: `types::SourceEmbeddingMigrationResponse`.
 #[derive(Debug, Clone)]
 pub struct CancelSourceEmbeddingMigration {
-    ///`source_connection_id` (path).
+    ///`source_connection_id` (path): string, required, format `uuid`.
     pub source_connection_id: String,
 }
 impl CancelSourceEmbeddingMigration {
-    ///Required inputs; optional ones have setters.
+    ///Takes the required inputs (`source_connection_id`).
     pub fn new(source_connection_id: impl Into<String>) -> Self {
         Self {
             source_connection_id: source_connection_id.into(),
@@ -616,6 +702,13 @@ impl Operation for CancelSourceEmbeddingMigration {
     const IDEMPOTENT: bool = false;
     const KIND: Kind = Kind::Json;
     const PAGINATION: Pagination = Pagination::None;
+    const INPUTS: &'static [InputFact] = &[
+        InputFact::path(
+            "source_connection_id",
+            "String",
+            "string, required, format `uuid`",
+        ),
+    ];
     fn path_and_query(&self) -> String {
         #[allow(unused_mut)]
         let mut out = String::with_capacity(64);
@@ -637,13 +730,13 @@ impl Operation for CancelSourceEmbeddingMigration {
 ///Answer: `types::ExportResponse`.
 #[derive(Debug, Clone)]
 pub struct CancelSourceExport {
-    ///`source_connection_id` (path).
+    ///`source_connection_id` (path): string, required, format `uuid`.
     pub source_connection_id: String,
-    ///`export_id` (path).
+    ///`export_id` (path): string, required, format `uuid`.
     pub export_id: String,
 }
 impl CancelSourceExport {
-    ///Required inputs; optional ones have setters.
+    ///Takes the required inputs (`source_connection_id`, `export_id`).
     pub fn new(
         source_connection_id: impl Into<String>,
         export_id: impl Into<String>,
@@ -662,6 +755,14 @@ impl Operation for CancelSourceExport {
     const IDEMPOTENT: bool = false;
     const KIND: Kind = Kind::Json;
     const PAGINATION: Pagination = Pagination::None;
+    const INPUTS: &'static [InputFact] = &[
+        InputFact::path(
+            "source_connection_id",
+            "String",
+            "string, required, format `uuid`",
+        ),
+        InputFact::path("export_id", "String", "string, required, format `uuid`"),
+    ];
     fn path_and_query(&self) -> String {
         #[allow(unused_mut)]
         let mut out = String::with_capacity(64);
@@ -686,13 +787,13 @@ impl Operation for CancelSourceExport {
 ///Answer: `types::AlertDetailResponse`.
 #[derive(Debug, Clone)]
 pub struct ChangeAlertStatus {
-    ///`alert_id` (path).
+    ///`alert_id` (path): string, required.
     pub alert_id: String,
-    ///JSON body.
+    ///JSON body, a [`ChangeStatusRequest`](types::ChangeStatusRequest): JSON object with 2 fields; required: `status`.
     pub body: types::ChangeStatusRequest,
 }
 impl ChangeAlertStatus {
-    ///Required inputs; optional ones have setters.
+    ///Takes the required inputs (`alert_id`, `body`).
     pub fn new(alert_id: impl Into<String>, body: types::ChangeStatusRequest) -> Self {
         Self {
             alert_id: alert_id.into(),
@@ -708,6 +809,13 @@ impl Operation for ChangeAlertStatus {
     const IDEMPOTENT: bool = false;
     const KIND: Kind = Kind::Json;
     const PAGINATION: Pagination = Pagination::None;
+    const INPUTS: &'static [InputFact] = &[
+        InputFact::path("alert_id", "String", "string, required"),
+        InputFact::body(
+            "ChangeStatusRequest",
+            "JSON object with 2 fields; required: `status`",
+        ),
+    ];
     fn path_and_query(&self) -> String {
         #[allow(unused_mut)]
         let mut out = String::with_capacity(64);
@@ -729,11 +837,11 @@ impl Operation for ChangeAlertStatus {
 ///Answer: `types::CompactionScheduledResponse`.
 #[derive(Debug, Clone)]
 pub struct CompactMemoryBank {
-    ///`memory_bank_id` (path).
+    ///`memory_bank_id` (path): string, required.
     pub memory_bank_id: String,
 }
 impl CompactMemoryBank {
-    ///Required inputs; optional ones have setters.
+    ///Takes the required inputs (`memory_bank_id`).
     pub fn new(memory_bank_id: impl Into<String>) -> Self {
         Self {
             memory_bank_id: memory_bank_id.into(),
@@ -748,6 +856,9 @@ impl Operation for CompactMemoryBank {
     const IDEMPOTENT: bool = false;
     const KIND: Kind = Kind::Json;
     const PAGINATION: Pagination = Pagination::None;
+    const INPUTS: &'static [InputFact] = &[
+        InputFact::path("memory_bank_id", "String", "string, required"),
+    ];
     fn path_and_query(&self) -> String {
         #[allow(unused_mut)]
         let mut out = String::with_capacity(64);
@@ -769,11 +880,11 @@ impl Operation for CompactMemoryBank {
 ///Answer: `types::AgentSummaryResponse`.
 #[derive(Debug, Clone)]
 pub struct CreateAgent {
-    ///JSON body.
+    ///JSON body, a [`CreateAgentRequest`](types::CreateAgentRequest): JSON object with 6 fields; required: `name`.
     pub body: types::CreateAgentRequest,
 }
 impl CreateAgent {
-    ///Required inputs; optional ones have setters.
+    ///Takes the required inputs (`body`).
     pub fn new(body: types::CreateAgentRequest) -> Self {
         Self { body }
     }
@@ -786,6 +897,12 @@ impl Operation for CreateAgent {
     const IDEMPOTENT: bool = false;
     const KIND: Kind = Kind::Json;
     const PAGINATION: Pagination = Pagination::None;
+    const INPUTS: &'static [InputFact] = &[
+        InputFact::body(
+            "CreateAgentRequest",
+            "JSON object with 6 fields; required: `name`",
+        ),
+    ];
     fn path_and_query(&self) -> String {
         #[allow(unused_mut)]
         let mut out = String::with_capacity(64);
@@ -801,11 +918,11 @@ impl Operation for CreateAgent {
 ///Answer: `types::AlertConfigResponse`.
 #[derive(Debug, Clone)]
 pub struct CreateAlertConfig {
-    ///JSON body.
+    ///JSON body, a [`CreateAlertConfigRequest`](types::CreateAlertConfigRequest): JSON object with 8 fields; required: `alert_type`.
     pub body: types::CreateAlertConfigRequest,
 }
 impl CreateAlertConfig {
-    ///Required inputs; optional ones have setters.
+    ///Takes the required inputs (`body`).
     pub fn new(body: types::CreateAlertConfigRequest) -> Self {
         Self { body }
     }
@@ -818,6 +935,12 @@ impl Operation for CreateAlertConfig {
     const IDEMPOTENT: bool = false;
     const KIND: Kind = Kind::Json;
     const PAGINATION: Pagination = Pagination::None;
+    const INPUTS: &'static [InputFact] = &[
+        InputFact::body(
+            "CreateAlertConfigRequest",
+            "JSON object with 8 fields; required: `alert_type`",
+        ),
+    ];
     fn path_and_query(&self) -> String {
         #[allow(unused_mut)]
         let mut out = String::with_capacity(64);
@@ -833,13 +956,13 @@ impl Operation for CreateAlertConfig {
 ///Answer: `types::EvaluationCriteriaResponse`.
 #[derive(Debug, Clone)]
 pub struct CreateEvaluationCriteria {
-    ///`agent_id` (path).
+    ///`agent_id` (path): string, required.
     pub agent_id: String,
-    ///JSON body.
+    ///JSON body, a [`CreateEvaluationCriteriaRequest`](types::CreateEvaluationCriteriaRequest): JSON object with 7 fields; required: `step_id`.
     pub body: types::CreateEvaluationCriteriaRequest,
 }
 impl CreateEvaluationCriteria {
-    ///Required inputs; optional ones have setters.
+    ///Takes the required inputs (`agent_id`, `body`).
     pub fn new(
         agent_id: impl Into<String>,
         body: types::CreateEvaluationCriteriaRequest,
@@ -858,6 +981,13 @@ impl Operation for CreateEvaluationCriteria {
     const IDEMPOTENT: bool = false;
     const KIND: Kind = Kind::Json;
     const PAGINATION: Pagination = Pagination::None;
+    const INPUTS: &'static [InputFact] = &[
+        InputFact::path("agent_id", "String", "string, required"),
+        InputFact::body(
+            "CreateEvaluationCriteriaRequest",
+            "JSON object with 7 fields; required: `step_id`",
+        ),
+    ];
     fn path_and_query(&self) -> String {
         #[allow(unused_mut)]
         let mut out = String::with_capacity(64);
@@ -879,13 +1009,13 @@ impl Operation for CreateEvaluationCriteria {
 ///Answer: `types::EvaluationResultResponse`.
 #[derive(Debug, Clone)]
 pub struct CreateEvaluationResult {
-    ///`criteria_id` (path).
+    ///`criteria_id` (path): string, required.
     pub criteria_id: String,
-    ///JSON body.
+    ///JSON body, a [`CreateEvaluationResultRequest`](types::CreateEvaluationResultRequest): JSON object with 8 fields; required: `agent_run_id`, `status`.
     pub body: types::CreateEvaluationResultRequest,
 }
 impl CreateEvaluationResult {
-    ///Required inputs; optional ones have setters.
+    ///Takes the required inputs (`criteria_id`, `body`).
     pub fn new(
         criteria_id: impl Into<String>,
         body: types::CreateEvaluationResultRequest,
@@ -904,6 +1034,13 @@ impl Operation for CreateEvaluationResult {
     const IDEMPOTENT: bool = false;
     const KIND: Kind = Kind::Json;
     const PAGINATION: Pagination = Pagination::None;
+    const INPUTS: &'static [InputFact] = &[
+        InputFact::path("criteria_id", "String", "string, required"),
+        InputFact::body(
+            "CreateEvaluationResultRequest",
+            "JSON object with 8 fields; required: `agent_run_id`, `status`",
+        ),
+    ];
     fn path_and_query(&self) -> String {
         #[allow(unused_mut)]
         let mut out = String::with_capacity(64);
@@ -917,6 +1054,12 @@ impl Operation for CreateEvaluationResult {
     }
     fn check(&self) -> Result<(), String> {
         check_segment("criteria_id", &self.criteria_id)?;
+        check_range(
+            "body field `retry_count`",
+            &self.body.retry_count,
+            Some(0i64),
+            None,
+        )?;
         Ok(())
     }
 }
@@ -925,11 +1068,11 @@ impl Operation for CreateEvaluationResult {
 ///Answer: `types::CreateExperimentResponse`.
 #[derive(Debug, Clone)]
 pub struct CreateExperiment {
-    ///JSON body.
+    ///JSON body, a [`PlaygroundCreateRequest`](types::PlaygroundCreateRequest): JSON object with 9 fields; required: `model_ids`, `prompt`.
     pub body: types::PlaygroundCreateRequest,
 }
 impl CreateExperiment {
-    ///Required inputs; optional ones have setters.
+    ///Takes the required inputs (`body`).
     pub fn new(body: types::PlaygroundCreateRequest) -> Self {
         Self { body }
     }
@@ -942,6 +1085,12 @@ impl Operation for CreateExperiment {
     const IDEMPOTENT: bool = false;
     const KIND: Kind = Kind::Json;
     const PAGINATION: Pagination = Pagination::None;
+    const INPUTS: &'static [InputFact] = &[
+        InputFact::body(
+            "PlaygroundCreateRequest",
+            "JSON object with 9 fields; required: `model_ids`, `prompt`",
+        ),
+    ];
     fn path_and_query(&self) -> String {
         #[allow(unused_mut)]
         let mut out = String::with_capacity(64);
@@ -957,11 +1106,11 @@ impl Operation for CreateExperiment {
 ///Answer: `types::KnowledgeBaseResponseModel`.
 #[derive(Debug, Clone)]
 pub struct CreateKnowledgeBase {
-    ///JSON body.
+    ///JSON body, a [`CreateKnowledgeBaseBody`](types::CreateKnowledgeBaseBody): JSON object with 7 fields; required: `name`, `source_ids`.
     pub body: types::CreateKnowledgeBaseBody,
 }
 impl CreateKnowledgeBase {
-    ///Required inputs; optional ones have setters.
+    ///Takes the required inputs (`body`).
     pub fn new(body: types::CreateKnowledgeBaseBody) -> Self {
         Self { body }
     }
@@ -974,6 +1123,12 @@ impl Operation for CreateKnowledgeBase {
     const IDEMPOTENT: bool = false;
     const KIND: Kind = Kind::Json;
     const PAGINATION: Pagination = Pagination::None;
+    const INPUTS: &'static [InputFact] = &[
+        InputFact::body(
+            "CreateKnowledgeBaseBody",
+            "JSON object with 7 fields; required: `name`, `source_ids`",
+        ),
+    ];
     fn path_and_query(&self) -> String {
         #[allow(unused_mut)]
         let mut out = String::with_capacity(64);
@@ -983,17 +1138,32 @@ impl Operation for CreateKnowledgeBase {
     fn body(&self) -> Result<Option<Vec<u8>>, serde_json::Error> {
         serde_json::to_vec(&self.body).map(Some)
     }
+    fn check(&self) -> Result<(), String> {
+        check_range(
+            "body field `default_top_k`",
+            &self.body.default_top_k,
+            Some(1i64),
+            Some(200i64),
+        )?;
+        check_range(
+            "body field `default_top_n`",
+            &self.body.default_top_n,
+            Some(1i64),
+            Some(200i64),
+        )?;
+        Ok(())
+    }
 }
 ///`POST /memory_banks`: Create Memory Bank
 ///
 ///Answer: `types::MemoryBankResponseModel`.
 #[derive(Debug, Clone)]
 pub struct CreateMemoryBank {
-    ///JSON body.
+    ///JSON body, a [`CreateMemoryBankBody`](types::CreateMemoryBankBody): JSON object with 13 fields; required: `name`.
     pub body: types::CreateMemoryBankBody,
 }
 impl CreateMemoryBank {
-    ///Required inputs; optional ones have setters.
+    ///Takes the required inputs (`body`).
     pub fn new(body: types::CreateMemoryBankBody) -> Self {
         Self { body }
     }
@@ -1006,6 +1176,12 @@ impl Operation for CreateMemoryBank {
     const IDEMPOTENT: bool = false;
     const KIND: Kind = Kind::Json;
     const PAGINATION: Pagination = Pagination::None;
+    const INPUTS: &'static [InputFact] = &[
+        InputFact::body(
+            "CreateMemoryBankBody",
+            "JSON object with 13 fields; required: `name`",
+        ),
+    ];
     fn path_and_query(&self) -> String {
         #[allow(unused_mut)]
         let mut out = String::with_capacity(64);
@@ -1015,17 +1191,47 @@ impl Operation for CreateMemoryBank {
     fn body(&self) -> Result<Option<Vec<u8>>, serde_json::Error> {
         serde_json::to_vec(&self.body).map(Some)
     }
+    fn check(&self) -> Result<(), String> {
+        check_range(
+            "body field `chunk_overlap`",
+            &self.body.chunk_overlap,
+            Some(0i64),
+            None,
+        )?;
+        check_range("body field `chunk_size`", &self.body.chunk_size, Some(1i64), None)?;
+        check_range("body field `dimensions`", &self.body.dimensions, Some(1i64), None)?;
+        check_range(
+            "body field `max_age_days`",
+            &self.body.max_age_days,
+            Some(1i64),
+            None,
+        )?;
+        check_range(
+            "body field `max_size_tokens`",
+            &self.body.max_size_tokens,
+            Some(1i64),
+            None,
+        )?;
+        check_range("body field `max_turns`", &self.body.max_turns, Some(1i64), None)?;
+        check_range(
+            "body field `retention_days`",
+            &self.body.retention_days,
+            Some(1i64),
+            None,
+        )?;
+        Ok(())
+    }
 }
 ///`POST /solutions`: Create a solution
 ///
 ///Answer: `types::SolutionResponse`.
 #[derive(Debug, Clone)]
 pub struct CreateSolution {
-    ///JSON body.
+    ///JSON body, a [`CreateSolutionRequest`](types::CreateSolutionRequest): JSON object with 2 fields; required: `name`.
     pub body: types::CreateSolutionRequest,
 }
 impl CreateSolution {
-    ///Required inputs; optional ones have setters.
+    ///Takes the required inputs (`body`).
     pub fn new(body: types::CreateSolutionRequest) -> Self {
         Self { body }
     }
@@ -1038,6 +1244,12 @@ impl Operation for CreateSolution {
     const IDEMPOTENT: bool = false;
     const KIND: Kind = Kind::Json;
     const PAGINATION: Pagination = Pagination::None;
+    const INPUTS: &'static [InputFact] = &[
+        InputFact::body(
+            "CreateSolutionRequest",
+            "JSON object with 2 fields; required: `name`",
+        ),
+    ];
     fn path_and_query(&self) -> String {
         #[allow(unused_mut)]
         let mut out = String::with_capacity(64);
@@ -1053,11 +1265,11 @@ impl Operation for CreateSolution {
 ///Answer: `types::SourceResponse`.
 #[derive(Debug, Clone)]
 pub struct CreateSource {
-    ///JSON body.
+    ///JSON body, a [`CreateSourceBody`](types::CreateSourceBody): JSON object with 14 fields; required: `name`, `source_type`.
     pub body: types::CreateSourceBody,
 }
 impl CreateSource {
-    ///Required inputs; optional ones have setters.
+    ///Takes the required inputs (`body`).
     pub fn new(body: types::CreateSourceBody) -> Self {
         Self { body }
     }
@@ -1070,6 +1282,12 @@ impl Operation for CreateSource {
     const IDEMPOTENT: bool = false;
     const KIND: Kind = Kind::Json;
     const PAGINATION: Pagination = Pagination::None;
+    const INPUTS: &'static [InputFact] = &[
+        InputFact::body(
+            "CreateSourceBody",
+            "JSON object with 14 fields; required: `name`, `source_type`",
+        ),
+    ];
     fn path_and_query(&self) -> String {
         #[allow(unused_mut)]
         let mut out = String::with_capacity(64);
@@ -1079,19 +1297,37 @@ impl Operation for CreateSource {
     fn body(&self) -> Result<Option<Vec<u8>>, serde_json::Error> {
         serde_json::to_vec(&self.body).map(Some)
     }
+    fn check(&self) -> Result<(), String> {
+        check_range(
+            "body field `chunk_overlap`",
+            &self.body.chunk_overlap,
+            Some(0i64),
+            None,
+        )?;
+        check_range("body field `chunk_size`", &self.body.chunk_size, Some(1i64), None)?;
+        check_range("body field `dimensions`", &self.body.dimensions, Some(1i64), None)?;
+        check_range(
+            "body field `polling_max_items`",
+            &self.body.polling_max_items,
+            Some(1i64),
+            None,
+        )?;
+        check_range("body field `retention`", &self.body.retention, Some(1i64), None)?;
+        Ok(())
+    }
 }
 ///`POST /sources/{source_connection_id}/exports`: Create export
 ///
 ///Answer: `types::ExportResponse`.
 #[derive(Debug, Clone)]
 pub struct CreateSourceExport {
-    ///`source_connection_id` (path).
+    ///`source_connection_id` (path): string, required, format `uuid`.
     pub source_connection_id: String,
-    ///JSON body.
+    ///JSON body, a [`CreateExportRequest`](types::CreateExportRequest): JSON object with 5 fields; required: `format`.
     pub body: types::CreateExportRequest,
 }
 impl CreateSourceExport {
-    ///Required inputs; optional ones have setters.
+    ///Takes the required inputs (`source_connection_id`, `body`).
     pub fn new(
         source_connection_id: impl Into<String>,
         body: types::CreateExportRequest,
@@ -1110,6 +1346,17 @@ impl Operation for CreateSourceExport {
     const IDEMPOTENT: bool = false;
     const KIND: Kind = Kind::Json;
     const PAGINATION: Pagination = Pagination::None;
+    const INPUTS: &'static [InputFact] = &[
+        InputFact::path(
+            "source_connection_id",
+            "String",
+            "string, required, format `uuid`",
+        ),
+        InputFact::body(
+            "CreateExportRequest",
+            "JSON object with 5 fields; required: `format`",
+        ),
+    ];
     fn path_and_query(&self) -> String {
         #[allow(unused_mut)]
         let mut out = String::with_capacity(64);
@@ -1131,11 +1378,11 @@ impl Operation for CreateSourceExport {
 ///Answer: `()`.
 #[derive(Debug, Clone)]
 pub struct DeclineAiAssistantPlan {
-    ///`conversation_id` (path).
+    ///`conversation_id` (path): string, required, format `uuid`.
     pub conversation_id: String,
 }
 impl DeclineAiAssistantPlan {
-    ///Required inputs; optional ones have setters.
+    ///Takes the required inputs (`conversation_id`).
     pub fn new(conversation_id: impl Into<String>) -> Self {
         Self {
             conversation_id: conversation_id.into(),
@@ -1150,6 +1397,9 @@ impl Operation for DeclineAiAssistantPlan {
     const IDEMPOTENT: bool = false;
     const KIND: Kind = Kind::Json;
     const PAGINATION: Pagination = Pagination::None;
+    const INPUTS: &'static [InputFact] = &[
+        InputFact::path("conversation_id", "String", "string, required, format `uuid`"),
+    ];
     fn path_and_query(&self) -> String {
         #[allow(unused_mut)]
         let mut out = String::with_capacity(64);
@@ -1171,11 +1421,11 @@ impl Operation for DeclineAiAssistantPlan {
 ///Answer: `()`.
 #[derive(Debug, Clone)]
 pub struct DeclineGovernanceAiPlan {
-    ///`conversation_id` (path).
+    ///`conversation_id` (path): string, required, format `uuid`.
     pub conversation_id: String,
 }
 impl DeclineGovernanceAiPlan {
-    ///Required inputs; optional ones have setters.
+    ///Takes the required inputs (`conversation_id`).
     pub fn new(conversation_id: impl Into<String>) -> Self {
         Self {
             conversation_id: conversation_id.into(),
@@ -1190,6 +1440,9 @@ impl Operation for DeclineGovernanceAiPlan {
     const IDEMPOTENT: bool = false;
     const KIND: Kind = Kind::Json;
     const PAGINATION: Pagination = Pagination::None;
+    const INPUTS: &'static [InputFact] = &[
+        InputFact::path("conversation_id", "String", "string, required, format `uuid`"),
+    ];
     fn path_and_query(&self) -> String {
         #[allow(unused_mut)]
         let mut out = String::with_capacity(64);
@@ -1211,13 +1464,13 @@ impl Operation for DeclineGovernanceAiPlan {
 ///Answer: `()`.
 #[derive(Debug, Clone)]
 pub struct DeclineSolutionAiPlan {
-    ///`solution_id` (path).
+    ///`solution_id` (path): string, required, format `uuid`.
     pub solution_id: String,
-    ///`conversation_id` (path).
+    ///`conversation_id` (path): string, required, format `uuid`.
     pub conversation_id: String,
 }
 impl DeclineSolutionAiPlan {
-    ///Required inputs; optional ones have setters.
+    ///Takes the required inputs (`solution_id`, `conversation_id`).
     pub fn new(
         solution_id: impl Into<String>,
         conversation_id: impl Into<String>,
@@ -1236,6 +1489,10 @@ impl Operation for DeclineSolutionAiPlan {
     const IDEMPOTENT: bool = false;
     const KIND: Kind = Kind::Json;
     const PAGINATION: Pagination = Pagination::None;
+    const INPUTS: &'static [InputFact] = &[
+        InputFact::path("solution_id", "String", "string, required, format `uuid`"),
+        InputFact::path("conversation_id", "String", "string, required, format `uuid`"),
+    ];
     fn path_and_query(&self) -> String {
         #[allow(unused_mut)]
         let mut out = String::with_capacity(64);
@@ -1260,11 +1517,11 @@ impl Operation for DeclineSolutionAiPlan {
 ///Answer: `()`.
 #[derive(Debug, Clone)]
 pub struct DeleteAgent {
-    ///`agent_id` (path).
+    ///`agent_id` (path): string, required.
     pub agent_id: String,
 }
 impl DeleteAgent {
-    ///Required inputs; optional ones have setters.
+    ///Takes the required inputs (`agent_id`).
     pub fn new(agent_id: impl Into<String>) -> Self {
         Self { agent_id: agent_id.into() }
     }
@@ -1277,6 +1534,9 @@ impl Operation for DeleteAgent {
     const IDEMPOTENT: bool = true;
     const KIND: Kind = Kind::Json;
     const PAGINATION: Pagination = Pagination::None;
+    const INPUTS: &'static [InputFact] = &[
+        InputFact::path("agent_id", "String", "string, required"),
+    ];
     fn path_and_query(&self) -> String {
         #[allow(unused_mut)]
         let mut out = String::with_capacity(64);
@@ -1297,11 +1557,11 @@ impl Operation for DeleteAgent {
 ///Answer: `types::AgentRunResponse`.
 #[derive(Debug, Clone)]
 pub struct DeleteAgentRun {
-    ///`run_id` (path).
+    ///`run_id` (path): string, required.
     pub run_id: String,
 }
 impl DeleteAgentRun {
-    ///Required inputs; optional ones have setters.
+    ///Takes the required inputs (`run_id`).
     pub fn new(run_id: impl Into<String>) -> Self {
         Self { run_id: run_id.into() }
     }
@@ -1314,6 +1574,9 @@ impl Operation for DeleteAgentRun {
     const IDEMPOTENT: bool = true;
     const KIND: Kind = Kind::Json;
     const PAGINATION: Pagination = Pagination::None;
+    const INPUTS: &'static [InputFact] = &[
+        InputFact::path("run_id", "String", "string, required"),
+    ];
     fn path_and_query(&self) -> String {
         #[allow(unused_mut)]
         let mut out = String::with_capacity(64);
@@ -1334,11 +1597,11 @@ impl Operation for DeleteAgentRun {
 ///Answer: `()`.
 #[derive(Debug, Clone)]
 pub struct DeleteAlertConfig {
-    ///`config_id` (path).
+    ///`config_id` (path): string, required.
     pub config_id: String,
 }
 impl DeleteAlertConfig {
-    ///Required inputs; optional ones have setters.
+    ///Takes the required inputs (`config_id`).
     pub fn new(config_id: impl Into<String>) -> Self {
         Self {
             config_id: config_id.into(),
@@ -1353,6 +1616,9 @@ impl Operation for DeleteAlertConfig {
     const IDEMPOTENT: bool = true;
     const KIND: Kind = Kind::Json;
     const PAGINATION: Pagination = Pagination::None;
+    const INPUTS: &'static [InputFact] = &[
+        InputFact::path("config_id", "String", "string, required"),
+    ];
     fn path_and_query(&self) -> String {
         #[allow(unused_mut)]
         let mut out = String::with_capacity(64);
@@ -1373,11 +1639,11 @@ impl Operation for DeleteAlertConfig {
 ///Answer: `()`.
 #[derive(Debug, Clone)]
 pub struct DeleteContent {
-    ///`source_connection_content_version` (path).
+    ///`source_connection_content_version` (path): string, required.
     pub source_connection_content_version: String,
 }
 impl DeleteContent {
-    ///Required inputs; optional ones have setters.
+    ///Takes the required inputs (`source_connection_content_version`).
     pub fn new(source_connection_content_version: impl Into<String>) -> Self {
         Self {
             source_connection_content_version: source_connection_content_version.into(),
@@ -1392,6 +1658,13 @@ impl Operation for DeleteContent {
     const IDEMPOTENT: bool = true;
     const KIND: Kind = Kind::Json;
     const PAGINATION: Pagination = Pagination::None;
+    const INPUTS: &'static [InputFact] = &[
+        InputFact::path(
+            "source_connection_content_version",
+            "String",
+            "string, required",
+        ),
+    ];
     fn path_and_query(&self) -> String {
         #[allow(unused_mut)]
         let mut out = String::with_capacity(64);
@@ -1415,11 +1688,11 @@ impl Operation for DeleteContent {
 ///Answer: `()`.
 #[derive(Debug, Clone)]
 pub struct DeleteEvaluationCriteria {
-    ///`criteria_id` (path).
+    ///`criteria_id` (path): string, required.
     pub criteria_id: String,
 }
 impl DeleteEvaluationCriteria {
-    ///Required inputs; optional ones have setters.
+    ///Takes the required inputs (`criteria_id`).
     pub fn new(criteria_id: impl Into<String>) -> Self {
         Self {
             criteria_id: criteria_id.into(),
@@ -1434,6 +1707,9 @@ impl Operation for DeleteEvaluationCriteria {
     const IDEMPOTENT: bool = true;
     const KIND: Kind = Kind::Json;
     const PAGINATION: Pagination = Pagination::None;
+    const INPUTS: &'static [InputFact] = &[
+        InputFact::path("criteria_id", "String", "string, required"),
+    ];
     fn path_and_query(&self) -> String {
         #[allow(unused_mut)]
         let mut out = String::with_capacity(64);
@@ -1454,11 +1730,11 @@ impl Operation for DeleteEvaluationCriteria {
 ///Answer: `()`.
 #[derive(Debug, Clone)]
 pub struct DeleteExperiment {
-    ///`experiment_id` (path).
+    ///`experiment_id` (path): string, required, format `uuid`.
     pub experiment_id: String,
 }
 impl DeleteExperiment {
-    ///Required inputs; optional ones have setters.
+    ///Takes the required inputs (`experiment_id`).
     pub fn new(experiment_id: impl Into<String>) -> Self {
         Self {
             experiment_id: experiment_id.into(),
@@ -1473,6 +1749,9 @@ impl Operation for DeleteExperiment {
     const IDEMPOTENT: bool = true;
     const KIND: Kind = Kind::Json;
     const PAGINATION: Pagination = Pagination::None;
+    const INPUTS: &'static [InputFact] = &[
+        InputFact::path("experiment_id", "String", "string, required, format `uuid`"),
+    ];
     fn path_and_query(&self) -> String {
         #[allow(unused_mut)]
         let mut out = String::with_capacity(64);
@@ -1493,11 +1772,11 @@ impl Operation for DeleteExperiment {
 ///Answer: `()`.
 #[derive(Debug, Clone)]
 pub struct DeleteKnowledgeBase {
-    ///`knowledge_base_id` (path).
+    ///`knowledge_base_id` (path): string, required.
     pub knowledge_base_id: String,
 }
 impl DeleteKnowledgeBase {
-    ///Required inputs; optional ones have setters.
+    ///Takes the required inputs (`knowledge_base_id`).
     pub fn new(knowledge_base_id: impl Into<String>) -> Self {
         Self {
             knowledge_base_id: knowledge_base_id.into(),
@@ -1512,6 +1791,9 @@ impl Operation for DeleteKnowledgeBase {
     const IDEMPOTENT: bool = true;
     const KIND: Kind = Kind::Json;
     const PAGINATION: Pagination = Pagination::None;
+    const INPUTS: &'static [InputFact] = &[
+        InputFact::path("knowledge_base_id", "String", "string, required"),
+    ];
     fn path_and_query(&self) -> String {
         #[allow(unused_mut)]
         let mut out = String::with_capacity(64);
@@ -1532,11 +1814,11 @@ impl Operation for DeleteKnowledgeBase {
 ///Answer: `()`.
 #[derive(Debug, Clone)]
 pub struct DeleteMemoryBank {
-    ///`memory_bank_id` (path).
+    ///`memory_bank_id` (path): string, required.
     pub memory_bank_id: String,
 }
 impl DeleteMemoryBank {
-    ///Required inputs; optional ones have setters.
+    ///Takes the required inputs (`memory_bank_id`).
     pub fn new(memory_bank_id: impl Into<String>) -> Self {
         Self {
             memory_bank_id: memory_bank_id.into(),
@@ -1551,6 +1833,9 @@ impl Operation for DeleteMemoryBank {
     const IDEMPOTENT: bool = true;
     const KIND: Kind = Kind::Json;
     const PAGINATION: Pagination = Pagination::None;
+    const INPUTS: &'static [InputFact] = &[
+        InputFact::path("memory_bank_id", "String", "string, required"),
+    ];
     fn path_and_query(&self) -> String {
         #[allow(unused_mut)]
         let mut out = String::with_capacity(64);
@@ -1571,11 +1856,11 @@ impl Operation for DeleteMemoryBank {
 ///Answer: `()`.
 #[derive(Debug, Clone)]
 pub struct DeleteMemoryBankSource {
-    ///`memory_bank_id` (path).
+    ///`memory_bank_id` (path): string, required.
     pub memory_bank_id: String,
 }
 impl DeleteMemoryBankSource {
-    ///Required inputs; optional ones have setters.
+    ///Takes the required inputs (`memory_bank_id`).
     pub fn new(memory_bank_id: impl Into<String>) -> Self {
         Self {
             memory_bank_id: memory_bank_id.into(),
@@ -1590,6 +1875,9 @@ impl Operation for DeleteMemoryBankSource {
     const IDEMPOTENT: bool = true;
     const KIND: Kind = Kind::Json;
     const PAGINATION: Pagination = Pagination::None;
+    const INPUTS: &'static [InputFact] = &[
+        InputFact::path("memory_bank_id", "String", "string, required"),
+    ];
     fn path_and_query(&self) -> String {
         #[allow(unused_mut)]
         let mut out = String::with_capacity(64);
@@ -1611,11 +1899,11 @@ impl Operation for DeleteMemoryBankSource {
 ///Answer: `()`.
 #[derive(Debug, Clone)]
 pub struct DeleteSolution {
-    ///`solution_id` (path).
+    ///`solution_id` (path): string, required, format `uuid`.
     pub solution_id: String,
 }
 impl DeleteSolution {
-    ///Required inputs; optional ones have setters.
+    ///Takes the required inputs (`solution_id`).
     pub fn new(solution_id: impl Into<String>) -> Self {
         Self {
             solution_id: solution_id.into(),
@@ -1630,6 +1918,9 @@ impl Operation for DeleteSolution {
     const IDEMPOTENT: bool = true;
     const KIND: Kind = Kind::Json;
     const PAGINATION: Pagination = Pagination::None;
+    const INPUTS: &'static [InputFact] = &[
+        InputFact::path("solution_id", "String", "string, required, format `uuid`"),
+    ];
     fn path_and_query(&self) -> String {
         #[allow(unused_mut)]
         let mut out = String::with_capacity(64);
@@ -1650,11 +1941,11 @@ impl Operation for DeleteSolution {
 ///Answer: `()`.
 #[derive(Debug, Clone)]
 pub struct DeleteSource {
-    ///`source_connection_id` (path).
+    ///`source_connection_id` (path): string, required, format `uuid`.
     pub source_connection_id: String,
 }
 impl DeleteSource {
-    ///Required inputs; optional ones have setters.
+    ///Takes the required inputs (`source_connection_id`).
     pub fn new(source_connection_id: impl Into<String>) -> Self {
         Self {
             source_connection_id: source_connection_id.into(),
@@ -1669,6 +1960,13 @@ impl Operation for DeleteSource {
     const IDEMPOTENT: bool = true;
     const KIND: Kind = Kind::Json;
     const PAGINATION: Pagination = Pagination::None;
+    const INPUTS: &'static [InputFact] = &[
+        InputFact::path(
+            "source_connection_id",
+            "String",
+            "string, required, format `uuid`",
+        ),
+    ];
     fn path_and_query(&self) -> String {
         #[allow(unused_mut)]
         let mut out = String::with_capacity(64);
@@ -1689,13 +1987,13 @@ impl Operation for DeleteSource {
 ///Answer: `()`.
 #[derive(Debug, Clone)]
 pub struct DeleteSourceExport {
-    ///`source_connection_id` (path).
+    ///`source_connection_id` (path): string, required, format `uuid`.
     pub source_connection_id: String,
-    ///`export_id` (path).
+    ///`export_id` (path): string, required, format `uuid`.
     pub export_id: String,
 }
 impl DeleteSourceExport {
-    ///Required inputs; optional ones have setters.
+    ///Takes the required inputs (`source_connection_id`, `export_id`).
     pub fn new(
         source_connection_id: impl Into<String>,
         export_id: impl Into<String>,
@@ -1714,6 +2012,14 @@ impl Operation for DeleteSourceExport {
     const IDEMPOTENT: bool = true;
     const KIND: Kind = Kind::Json;
     const PAGINATION: Pagination = Pagination::None;
+    const INPUTS: &'static [InputFact] = &[
+        InputFact::path(
+            "source_connection_id",
+            "String",
+            "string, required, format `uuid`",
+        ),
+        InputFact::path("export_id", "String", "string, required, format `uuid`"),
+    ];
     fn path_and_query(&self) -> String {
         #[allow(unused_mut)]
         let mut out = String::with_capacity(64);
@@ -1737,11 +2043,11 @@ impl Operation for DeleteSourceExport {
 ///Answer: `types::AgentSummaryResponse`.
 #[derive(Debug, Clone)]
 pub struct DisableAgent {
-    ///`agent_id` (path).
+    ///`agent_id` (path): string, required.
     pub agent_id: String,
 }
 impl DisableAgent {
-    ///Required inputs; optional ones have setters.
+    ///Takes the required inputs (`agent_id`).
     pub fn new(agent_id: impl Into<String>) -> Self {
         Self { agent_id: agent_id.into() }
     }
@@ -1754,6 +2060,9 @@ impl Operation for DisableAgent {
     const IDEMPOTENT: bool = false;
     const KIND: Kind = Kind::Json;
     const PAGINATION: Pagination = Pagination::None;
+    const INPUTS: &'static [InputFact] = &[
+        InputFact::path("agent_id", "String", "string, required"),
+    ];
     fn path_and_query(&self) -> String {
         #[allow(unused_mut)]
         let mut out = String::with_capacity(64);
@@ -1775,15 +2084,15 @@ impl Operation for DisableAgent {
 ///Answer: `types::DocsSearchResponse`.
 #[derive(Debug, Clone)]
 pub struct DocsSearch {
-    ///`q` (query).
+    ///`q` (query): string, required, 1 to 200 characters.
     pub q: String,
-    ///`mode` (query).
+    ///`mode` (query): one of `"keyword"`, `"semantic"`, optional, default `"keyword"`.
     pub mode: Option<types::DocsSearchMode>,
-    ///`limit` (query).
+    ///`limit` (query): integer, optional, default `8`, 1 to 20.
     pub limit: Option<i64>,
 }
 impl DocsSearch {
-    ///Required inputs; optional ones have setters.
+    ///Takes the required inputs (`q`); optional ones have setters.
     pub fn new(q: impl Into<String>) -> Self {
         Self {
             q: q.into(),
@@ -1791,14 +2100,14 @@ impl DocsSearch {
             limit: None,
         }
     }
-    ///Set `mode`.
+    ///Set `mode` (query): one of `"keyword"`, `"semantic"`, optional, default `"keyword"`.
     pub fn mode(mut self, value: impl Into<types::DocsSearchMode>) -> Self {
         self.mode = Some(value.into());
         self
     }
-    ///Set `limit`.
-    pub fn limit(mut self, value: impl Into<i64>) -> Self {
-        self.limit = Some(value.into());
+    ///Set `limit` (query): integer, optional, default `8`, 1 to 20.
+    pub fn limit(mut self, value: impl Into<support::Integer>) -> Self {
+        self.limit = Some(value.into().get());
         self
     }
 }
@@ -1810,6 +2119,21 @@ impl Operation for DocsSearch {
     const IDEMPOTENT: bool = true;
     const KIND: Kind = Kind::Json;
     const PAGINATION: Pagination = Pagination::None;
+    const INPUTS: &'static [InputFact] = &[
+        InputFact::query("q", "String", true, "string, required, 1 to 200 characters"),
+        InputFact::query(
+            "mode",
+            "DocsSearchMode",
+            false,
+            "one of `\"keyword\"`, `\"semantic\"`, optional, default `\"keyword\"`",
+        ),
+        InputFact::query(
+            "limit",
+            "i64",
+            false,
+            "integer, optional, default `8`, 1 to 20",
+        ),
+    ];
     fn path_and_query(&self) -> String {
         #[allow(unused_mut)]
         let mut out = String::with_capacity(64);
@@ -1823,21 +2147,25 @@ impl Operation for DocsSearch {
     fn body(&self) -> Result<Option<Vec<u8>>, serde_json::Error> {
         Ok(None)
     }
+    fn check(&self) -> Result<(), String> {
+        check_range("query parameter `limit`", &self.limit, Some(1i64), Some(20i64))?;
+        Ok(())
+    }
 }
 ///`GET /v2/agent-runs/{run_id}/attachments/{attachment_id}`: Download an agent-run attachment
 ///
 ///Answer: `()`.
 #[derive(Debug, Clone)]
 pub struct DownloadAgentRunAttachment {
-    ///`run_id` (path).
+    ///`run_id` (path): string, required, format `uuid`.
     pub run_id: String,
-    ///`attachment_id` (path).
+    ///`attachment_id` (path): string, required.
     pub attachment_id: String,
-    ///`download_name` (query).
+    ///`download_name` (query): string, optional, at most 255 characters.
     pub download_name: Option<String>,
 }
 impl DownloadAgentRunAttachment {
-    ///Required inputs; optional ones have setters.
+    ///Takes the required inputs (`run_id`, `attachment_id`); optional ones have setters.
     pub fn new(run_id: impl Into<String>, attachment_id: impl Into<String>) -> Self {
         Self {
             run_id: run_id.into(),
@@ -1845,7 +2173,7 @@ impl DownloadAgentRunAttachment {
             download_name: None,
         }
     }
-    ///Set `download_name`.
+    ///Set `download_name` (query): string, optional, at most 255 characters.
     pub fn download_name(mut self, value: impl Into<String>) -> Self {
         self.download_name = Some(value.into());
         self
@@ -1859,6 +2187,16 @@ impl Operation for DownloadAgentRunAttachment {
     const IDEMPOTENT: bool = true;
     const KIND: Kind = Kind::Binary;
     const PAGINATION: Pagination = Pagination::None;
+    const INPUTS: &'static [InputFact] = &[
+        InputFact::path("run_id", "String", "string, required, format `uuid`"),
+        InputFact::path("attachment_id", "String", "string, required"),
+        InputFact::query(
+            "download_name",
+            "String",
+            false,
+            "string, optional, at most 255 characters",
+        ),
+    ];
     fn path_and_query(&self) -> String {
         #[allow(unused_mut)]
         let mut out = String::with_capacity(64);
@@ -1884,13 +2222,13 @@ impl Operation for DownloadAgentRunAttachment {
 ///Answer: `()`.
 #[derive(Debug, Clone)]
 pub struct DownloadSourceExport {
-    ///`source_connection_id` (path).
+    ///`source_connection_id` (path): string, required, format `uuid`.
     pub source_connection_id: String,
-    ///`export_id` (path).
+    ///`export_id` (path): string, required, format `uuid`.
     pub export_id: String,
 }
 impl DownloadSourceExport {
-    ///Required inputs; optional ones have setters.
+    ///Takes the required inputs (`source_connection_id`, `export_id`).
     pub fn new(
         source_connection_id: impl Into<String>,
         export_id: impl Into<String>,
@@ -1909,6 +2247,14 @@ impl Operation for DownloadSourceExport {
     const IDEMPOTENT: bool = true;
     const KIND: Kind = Kind::Binary;
     const PAGINATION: Pagination = Pagination::None;
+    const INPUTS: &'static [InputFact] = &[
+        InputFact::path(
+            "source_connection_id",
+            "String",
+            "string, required, format `uuid`",
+        ),
+        InputFact::path("export_id", "String", "string, required, format `uuid`"),
+    ];
     fn path_and_query(&self) -> String {
         #[allow(unused_mut)]
         let mut out = String::with_capacity(64);
@@ -1933,11 +2279,11 @@ impl Operation for DownloadSourceExport {
 ///Answer: `types::AgentSummaryResponse`.
 #[derive(Debug, Clone)]
 pub struct EnableAgent {
-    ///`agent_id` (path).
+    ///`agent_id` (path): string, required.
     pub agent_id: String,
 }
 impl EnableAgent {
-    ///Required inputs; optional ones have setters.
+    ///Takes the required inputs (`agent_id`).
     pub fn new(agent_id: impl Into<String>) -> Self {
         Self { agent_id: agent_id.into() }
     }
@@ -1950,6 +2296,9 @@ impl Operation for EnableAgent {
     const IDEMPOTENT: bool = false;
     const KIND: Kind = Kind::Json;
     const PAGINATION: Pagination = Pagination::None;
+    const INPUTS: &'static [InputFact] = &[
+        InputFact::path("agent_id", "String", "string, required"),
+    ];
     fn path_and_query(&self) -> String {
         #[allow(unused_mut)]
         let mut out = String::with_capacity(64);
@@ -1971,13 +2320,13 @@ impl Operation for EnableAgent {
 ///Answer: `types::EstimateExportResponse`.
 #[derive(Debug, Clone)]
 pub struct EstimateSourceExport {
-    ///`source_connection_id` (path).
+    ///`source_connection_id` (path): string, required, format `uuid`.
     pub source_connection_id: String,
-    ///JSON body.
+    ///JSON body, a [`EstimateExportRequest`](types::EstimateExportRequest): JSON object with 5 fields; required: `format`.
     pub body: types::EstimateExportRequest,
 }
 impl EstimateSourceExport {
-    ///Required inputs; optional ones have setters.
+    ///Takes the required inputs (`source_connection_id`, `body`).
     pub fn new(
         source_connection_id: impl Into<String>,
         body: types::EstimateExportRequest,
@@ -1996,6 +2345,17 @@ impl Operation for EstimateSourceExport {
     const IDEMPOTENT: bool = false;
     const KIND: Kind = Kind::Json;
     const PAGINATION: Pagination = Pagination::None;
+    const INPUTS: &'static [InputFact] = &[
+        InputFact::path(
+            "source_connection_id",
+            "String",
+            "string, required, format `uuid`",
+        ),
+        InputFact::body(
+            "EstimateExportRequest",
+            "JSON object with 5 fields; required: `format`",
+        ),
+    ];
     fn path_and_query(&self) -> String {
         #[allow(unused_mut)]
         let mut out = String::with_capacity(64);
@@ -2017,20 +2377,20 @@ impl Operation for EstimateSourceExport {
 ///Answer: `types::AgentExportResponse`.
 #[derive(Debug, Clone)]
 pub struct ExportAgent {
-    ///`agent_id` (path).
+    ///`agent_id` (path): string, required.
     pub agent_id: String,
-    ///`download` (query).
+    ///`download` (query): boolean, optional, default `true`.
     pub download: Option<bool>,
 }
 impl ExportAgent {
-    ///Required inputs; optional ones have setters.
+    ///Takes the required inputs (`agent_id`); optional ones have setters.
     pub fn new(agent_id: impl Into<String>) -> Self {
         Self {
             agent_id: agent_id.into(),
             download: None,
         }
     }
-    ///Set `download`.
+    ///Set `download` (query): boolean, optional, default `true`.
     pub fn download(mut self, value: impl Into<bool>) -> Self {
         self.download = Some(value.into());
         self
@@ -2044,6 +2404,10 @@ impl Operation for ExportAgent {
     const IDEMPOTENT: bool = true;
     const KIND: Kind = Kind::Json;
     const PAGINATION: Pagination = Pagination::None;
+    const INPUTS: &'static [InputFact] = &[
+        InputFact::path("agent_id", "String", "string, required"),
+        InputFact::query("download", "bool", false, "boolean, optional, default `true`"),
+    ];
     fn path_and_query(&self) -> String {
         #[allow(unused_mut)]
         let mut out = String::with_capacity(64);
@@ -2067,13 +2431,13 @@ impl Operation for ExportAgent {
 ///Answer: `types::GenerateAgentStepsResponse`.
 #[derive(Debug, Clone)]
 pub struct GenerateAgentSteps {
-    ///`agent_id` (path).
+    ///`agent_id` (path): string, required.
     pub agent_id: String,
-    ///JSON body.
+    ///JSON body, a [`GenerateAgentStepsRequest`](types::GenerateAgentStepsRequest): JSON object with 5 fields; required: `user_input`.
     pub body: types::GenerateAgentStepsRequest,
 }
 impl GenerateAgentSteps {
-    ///Required inputs; optional ones have setters.
+    ///Takes the required inputs (`agent_id`, `body`).
     pub fn new(
         agent_id: impl Into<String>,
         body: types::GenerateAgentStepsRequest,
@@ -2092,6 +2456,13 @@ impl Operation for GenerateAgentSteps {
     const IDEMPOTENT: bool = false;
     const KIND: Kind = Kind::Json;
     const PAGINATION: Pagination = Pagination::None;
+    const INPUTS: &'static [InputFact] = &[
+        InputFact::path("agent_id", "String", "string, required"),
+        InputFact::body(
+            "GenerateAgentStepsRequest",
+            "JSON object with 5 fields; required: `user_input`",
+        ),
+    ];
     fn path_and_query(&self) -> String {
         #[allow(unused_mut)]
         let mut out = String::with_capacity(64);
@@ -2113,11 +2484,11 @@ impl Operation for GenerateAgentSteps {
 ///Answer: `types::GovernanceAiAssistantResponse`.
 #[derive(Debug, Clone)]
 pub struct GenerateGovernanceAiPlan {
-    ///JSON body.
+    ///JSON body, a [`GovernanceAiAssistantRequest`](types::GovernanceAiAssistantRequest): JSON object with 1 fields; required: `user_input`.
     pub body: types::GovernanceAiAssistantRequest,
 }
 impl GenerateGovernanceAiPlan {
-    ///Required inputs; optional ones have setters.
+    ///Takes the required inputs (`body`).
     pub fn new(body: types::GovernanceAiAssistantRequest) -> Self {
         Self { body }
     }
@@ -2130,6 +2501,12 @@ impl Operation for GenerateGovernanceAiPlan {
     const IDEMPOTENT: bool = false;
     const KIND: Kind = Kind::Json;
     const PAGINATION: Pagination = Pagination::None;
+    const INPUTS: &'static [InputFact] = &[
+        InputFact::body(
+            "GovernanceAiAssistantRequest",
+            "JSON object with 1 fields; required: `user_input`",
+        ),
+    ];
     fn path_and_query(&self) -> String {
         #[allow(unused_mut)]
         let mut out = String::with_capacity(64);
@@ -2145,11 +2522,11 @@ impl Operation for GenerateGovernanceAiPlan {
 ///Answer: `types::MemoryBankAiAssistantResponse`.
 #[derive(Debug, Clone)]
 pub struct GenerateMemoryBankConfig {
-    ///JSON body.
+    ///JSON body, a [`MemoryBankAiAssistantRequest`](types::MemoryBankAiAssistantRequest): JSON object with 3 fields; required: `user_input`.
     pub body: types::MemoryBankAiAssistantRequest,
 }
 impl GenerateMemoryBankConfig {
-    ///Required inputs; optional ones have setters.
+    ///Takes the required inputs (`body`).
     pub fn new(body: types::MemoryBankAiAssistantRequest) -> Self {
         Self { body }
     }
@@ -2162,6 +2539,12 @@ impl Operation for GenerateMemoryBankConfig {
     const IDEMPOTENT: bool = false;
     const KIND: Kind = Kind::Json;
     const PAGINATION: Pagination = Pagination::None;
+    const INPUTS: &'static [InputFact] = &[
+        InputFact::body(
+            "MemoryBankAiAssistantRequest",
+            "JSON object with 3 fields; required: `user_input`",
+        ),
+    ];
     fn path_and_query(&self) -> String {
         #[allow(unused_mut)]
         let mut out = String::with_capacity(64);
@@ -2177,13 +2560,13 @@ impl Operation for GenerateMemoryBankConfig {
 ///Answer: `types::AiAssistantGenerateResponse`.
 #[derive(Debug, Clone)]
 pub struct GenerateSolutionAiKnowledgeBase {
-    ///`solution_id` (path).
+    ///`solution_id` (path): string, required, format `uuid`.
     pub solution_id: String,
-    ///JSON body.
+    ///JSON body, a [`AiAssistantGenerateRequest`](types::AiAssistantGenerateRequest): JSON object with 2 fields; required: `user_input`.
     pub body: types::AiAssistantGenerateRequest,
 }
 impl GenerateSolutionAiKnowledgeBase {
-    ///Required inputs; optional ones have setters.
+    ///Takes the required inputs (`solution_id`, `body`).
     pub fn new(
         solution_id: impl Into<String>,
         body: types::AiAssistantGenerateRequest,
@@ -2202,6 +2585,13 @@ impl Operation for GenerateSolutionAiKnowledgeBase {
     const IDEMPOTENT: bool = false;
     const KIND: Kind = Kind::Json;
     const PAGINATION: Pagination = Pagination::None;
+    const INPUTS: &'static [InputFact] = &[
+        InputFact::path("solution_id", "String", "string, required, format `uuid`"),
+        InputFact::body(
+            "AiAssistantGenerateRequest",
+            "JSON object with 2 fields; required: `user_input`",
+        ),
+    ];
     fn path_and_query(&self) -> String {
         #[allow(unused_mut)]
         let mut out = String::with_capacity(64);
@@ -2223,13 +2613,13 @@ impl Operation for GenerateSolutionAiKnowledgeBase {
 ///Answer: `types::AiAssistantGenerateResponse`.
 #[derive(Debug, Clone)]
 pub struct GenerateSolutionAiPlan {
-    ///`solution_id` (path).
+    ///`solution_id` (path): string, required, format `uuid`.
     pub solution_id: String,
-    ///JSON body.
+    ///JSON body, a [`AiAssistantGenerateRequest`](types::AiAssistantGenerateRequest): JSON object with 2 fields; required: `user_input`.
     pub body: types::AiAssistantGenerateRequest,
 }
 impl GenerateSolutionAiPlan {
-    ///Required inputs; optional ones have setters.
+    ///Takes the required inputs (`solution_id`, `body`).
     pub fn new(
         solution_id: impl Into<String>,
         body: types::AiAssistantGenerateRequest,
@@ -2248,6 +2638,13 @@ impl Operation for GenerateSolutionAiPlan {
     const IDEMPOTENT: bool = false;
     const KIND: Kind = Kind::Json;
     const PAGINATION: Pagination = Pagination::None;
+    const INPUTS: &'static [InputFact] = &[
+        InputFact::path("solution_id", "String", "string, required, format `uuid`"),
+        InputFact::body(
+            "AiAssistantGenerateRequest",
+            "JSON object with 2 fields; required: `user_input`",
+        ),
+    ];
     fn path_and_query(&self) -> String {
         #[allow(unused_mut)]
         let mut out = String::with_capacity(64);
@@ -2269,13 +2666,13 @@ impl Operation for GenerateSolutionAiPlan {
 ///Answer: `types::AiAssistantGenerateResponse`.
 #[derive(Debug, Clone)]
 pub struct GenerateSolutionAiSource {
-    ///`solution_id` (path).
+    ///`solution_id` (path): string, required, format `uuid`.
     pub solution_id: String,
-    ///JSON body.
+    ///JSON body, a [`AiAssistantGenerateRequest`](types::AiAssistantGenerateRequest): JSON object with 2 fields; required: `user_input`.
     pub body: types::AiAssistantGenerateRequest,
 }
 impl GenerateSolutionAiSource {
-    ///Required inputs; optional ones have setters.
+    ///Takes the required inputs (`solution_id`, `body`).
     pub fn new(
         solution_id: impl Into<String>,
         body: types::AiAssistantGenerateRequest,
@@ -2294,6 +2691,13 @@ impl Operation for GenerateSolutionAiSource {
     const IDEMPOTENT: bool = false;
     const KIND: Kind = Kind::Json;
     const PAGINATION: Pagination = Pagination::None;
+    const INPUTS: &'static [InputFact] = &[
+        InputFact::path("solution_id", "String", "string, required, format `uuid`"),
+        InputFact::body(
+            "AiAssistantGenerateRequest",
+            "JSON object with 2 fields; required: `user_input`",
+        ),
+    ];
     fn path_and_query(&self) -> String {
         #[allow(unused_mut)]
         let mut out = String::with_capacity(64);
@@ -2315,13 +2719,13 @@ impl Operation for GenerateSolutionAiSource {
 ///Answer: `types::GenerateStepConfigResponse`.
 #[derive(Debug, Clone)]
 pub struct GenerateStepConfig {
-    ///`agent_id` (path).
+    ///`agent_id` (path): string, required.
     pub agent_id: String,
-    ///JSON body.
+    ///JSON body, a [`GenerateStepConfigRequest`](types::GenerateStepConfigRequest): JSON object with 5 fields; required: `step_type`, `user_input`.
     pub body: types::GenerateStepConfigRequest,
 }
 impl GenerateStepConfig {
-    ///Required inputs; optional ones have setters.
+    ///Takes the required inputs (`agent_id`, `body`).
     pub fn new(
         agent_id: impl Into<String>,
         body: types::GenerateStepConfigRequest,
@@ -2340,6 +2744,13 @@ impl Operation for GenerateStepConfig {
     const IDEMPOTENT: bool = false;
     const KIND: Kind = Kind::Json;
     const PAGINATION: Pagination = Pagination::None;
+    const INPUTS: &'static [InputFact] = &[
+        InputFact::path("agent_id", "String", "string, required"),
+        InputFact::body(
+            "GenerateStepConfigRequest",
+            "JSON object with 5 fields; required: `step_type`, `user_input`",
+        ),
+    ];
     fn path_and_query(&self) -> String {
         #[allow(unused_mut)]
         let mut out = String::with_capacity(64);
@@ -2361,11 +2772,11 @@ impl Operation for GenerateStepConfig {
 ///Answer: `types::AgentSummaryResponse`.
 #[derive(Debug, Clone)]
 pub struct GetAgent {
-    ///`agent_id` (path).
+    ///`agent_id` (path): string, required.
     pub agent_id: String,
 }
 impl GetAgent {
-    ///Required inputs; optional ones have setters.
+    ///Takes the required inputs (`agent_id`).
     pub fn new(agent_id: impl Into<String>) -> Self {
         Self { agent_id: agent_id.into() }
     }
@@ -2378,6 +2789,9 @@ impl Operation for GetAgent {
     const IDEMPOTENT: bool = true;
     const KIND: Kind = Kind::Json;
     const PAGINATION: Pagination = Pagination::None;
+    const INPUTS: &'static [InputFact] = &[
+        InputFact::path("agent_id", "String", "string, required"),
+    ];
     fn path_and_query(&self) -> String {
         #[allow(unused_mut)]
         let mut out = String::with_capacity(64);
@@ -2398,19 +2812,19 @@ impl Operation for GetAgent {
 ///Answer: `types::AiConversationHistoryResponse`.
 #[derive(Debug, Clone)]
 pub struct GetAgentAiConversationHistory {
-    ///`agent_id` (path).
+    ///`agent_id` (path): string, required.
     pub agent_id: String,
-    ///`step_type` (query).
+    ///`step_type` (query): string, required.
     pub step_type: String,
-    ///`step_id` (query).
+    ///`step_id` (query): string, optional.
     pub step_id: Option<String>,
-    ///`limit` (query).
+    ///`limit` (query): integer, optional, default `10`, 1 to 50.
     pub limit: Option<i64>,
-    ///`offset` (query).
+    ///`offset` (query): integer, optional, default `0`, at least 0.
     pub offset: Option<i64>,
 }
 impl GetAgentAiConversationHistory {
-    ///Required inputs; optional ones have setters.
+    ///Takes the required inputs (`agent_id`, `step_type`); optional ones have setters.
     pub fn new(agent_id: impl Into<String>, step_type: impl Into<String>) -> Self {
         Self {
             agent_id: agent_id.into(),
@@ -2420,19 +2834,19 @@ impl GetAgentAiConversationHistory {
             offset: None,
         }
     }
-    ///Set `step_id`.
+    ///Set `step_id` (query): string, optional.
     pub fn step_id(mut self, value: impl Into<String>) -> Self {
         self.step_id = Some(value.into());
         self
     }
-    ///Set `limit`.
-    pub fn limit(mut self, value: impl Into<i64>) -> Self {
-        self.limit = Some(value.into());
+    ///Set `limit` (query): integer, optional, default `10`, 1 to 50.
+    pub fn limit(mut self, value: impl Into<support::Integer>) -> Self {
+        self.limit = Some(value.into().get());
         self
     }
-    ///Set `offset`.
-    pub fn offset(mut self, value: impl Into<i64>) -> Self {
-        self.offset = Some(value.into());
+    ///Set `offset` (query): integer, optional, default `0`, at least 0.
+    pub fn offset(mut self, value: impl Into<support::Integer>) -> Self {
+        self.offset = Some(value.into().get());
         self
     }
 }
@@ -2444,6 +2858,23 @@ impl Operation for GetAgentAiConversationHistory {
     const IDEMPOTENT: bool = true;
     const KIND: Kind = Kind::Json;
     const PAGINATION: Pagination = Pagination::LimitOffset;
+    const INPUTS: &'static [InputFact] = &[
+        InputFact::path("agent_id", "String", "string, required"),
+        InputFact::query("step_type", "String", true, "string, required"),
+        InputFact::query("step_id", "String", false, "string, optional"),
+        InputFact::query(
+            "limit",
+            "i64",
+            false,
+            "integer, optional, default `10`, 1 to 50",
+        ),
+        InputFact::query(
+            "offset",
+            "i64",
+            false,
+            "integer, optional, default `0`, at least 0",
+        ),
+    ];
     fn path_and_query(&self) -> String {
         #[allow(unused_mut)]
         let mut out = String::with_capacity(64);
@@ -2462,6 +2893,8 @@ impl Operation for GetAgentAiConversationHistory {
     }
     fn check(&self) -> Result<(), String> {
         check_segment("agent_id", &self.agent_id)?;
+        check_range("query parameter `limit`", &self.limit, Some(1i64), Some(50i64))?;
+        check_range("query parameter `offset`", &self.offset, Some(0i64), None)?;
         Ok(())
     }
 }
@@ -2483,11 +2916,11 @@ impl Paginated for GetAgentAiConversationHistory {
 ///Answer: `types::AgentAttachmentRefsApiResponse`.
 #[derive(Debug, Clone)]
 pub struct GetAgentAttachmentReferences {
-    ///`agent_id` (path).
+    ///`agent_id` (path): string, required.
     pub agent_id: String,
 }
 impl GetAgentAttachmentReferences {
-    ///Required inputs; optional ones have setters.
+    ///Takes the required inputs (`agent_id`).
     pub fn new(agent_id: impl Into<String>) -> Self {
         Self { agent_id: agent_id.into() }
     }
@@ -2500,6 +2933,9 @@ impl Operation for GetAgentAttachmentReferences {
     const IDEMPOTENT: bool = true;
     const KIND: Kind = Kind::Json;
     const PAGINATION: Pagination = Pagination::None;
+    const INPUTS: &'static [InputFact] = &[
+        InputFact::path("agent_id", "String", "string, required"),
+    ];
     fn path_and_query(&self) -> String {
         #[allow(unused_mut)]
         let mut out = String::with_capacity(64);
@@ -2521,11 +2957,11 @@ impl Operation for GetAgentAttachmentReferences {
 ///Answer: `Vec<types::AgentCallerApiResponse>`.
 #[derive(Debug, Clone)]
 pub struct GetAgentCallers {
-    ///`agent_id` (path).
+    ///`agent_id` (path): string, required.
     pub agent_id: String,
 }
 impl GetAgentCallers {
-    ///Required inputs; optional ones have setters.
+    ///Takes the required inputs (`agent_id`).
     pub fn new(agent_id: impl Into<String>) -> Self {
         Self { agent_id: agent_id.into() }
     }
@@ -2538,6 +2974,9 @@ impl Operation for GetAgentCallers {
     const IDEMPOTENT: bool = true;
     const KIND: Kind = Kind::Json;
     const PAGINATION: Pagination = Pagination::None;
+    const INPUTS: &'static [InputFact] = &[
+        InputFact::path("agent_id", "String", "string, required"),
+    ];
     fn path_and_query(&self) -> String {
         #[allow(unused_mut)]
         let mut out = String::with_capacity(64);
@@ -2559,11 +2998,11 @@ impl Operation for GetAgentCallers {
 ///Answer: `types::AgentDefinitionResponse`.
 #[derive(Debug, Clone)]
 pub struct GetAgentDefinition {
-    ///`agent_id` (path).
+    ///`agent_id` (path): string, required.
     pub agent_id: String,
 }
 impl GetAgentDefinition {
-    ///Required inputs; optional ones have setters.
+    ///Takes the required inputs (`agent_id`).
     pub fn new(agent_id: impl Into<String>) -> Self {
         Self { agent_id: agent_id.into() }
     }
@@ -2576,6 +3015,9 @@ impl Operation for GetAgentDefinition {
     const IDEMPOTENT: bool = true;
     const KIND: Kind = Kind::Json;
     const PAGINATION: Pagination = Pagination::None;
+    const INPUTS: &'static [InputFact] = &[
+        InputFact::path("agent_id", "String", "string, required"),
+    ];
     fn path_and_query(&self) -> String {
         #[allow(unused_mut)]
         let mut out = String::with_capacity(64);
@@ -2597,13 +3039,13 @@ impl Operation for GetAgentDefinition {
 ///Answer: `types::UploadAgentInputApiResponse`.
 #[derive(Debug, Clone)]
 pub struct GetAgentInputUploadStatus {
-    ///`agent_id` (path).
+    ///`agent_id` (path): string, required.
     pub agent_id: String,
-    ///`upload_id` (path).
+    ///`upload_id` (path): string, required.
     pub upload_id: String,
 }
 impl GetAgentInputUploadStatus {
-    ///Required inputs; optional ones have setters.
+    ///Takes the required inputs (`agent_id`, `upload_id`).
     pub fn new(agent_id: impl Into<String>, upload_id: impl Into<String>) -> Self {
         Self {
             agent_id: agent_id.into(),
@@ -2619,6 +3061,10 @@ impl Operation for GetAgentInputUploadStatus {
     const IDEMPOTENT: bool = true;
     const KIND: Kind = Kind::Json;
     const PAGINATION: Pagination = Pagination::None;
+    const INPUTS: &'static [InputFact] = &[
+        InputFact::path("agent_id", "String", "string, required"),
+        InputFact::path("upload_id", "String", "string, required"),
+    ];
     fn path_and_query(&self) -> String {
         #[allow(unused_mut)]
         let mut out = String::with_capacity(64);
@@ -2642,20 +3088,20 @@ impl Operation for GetAgentInputUploadStatus {
 ///Answer: `types::AgentRunResponse`.
 #[derive(Debug, Clone)]
 pub struct GetAgentRun {
-    ///`run_id` (path).
+    ///`run_id` (path): string, required.
     pub run_id: String,
-    ///`include_step_outputs` (query).
+    ///`include_step_outputs` (query): boolean, optional, default `false`.
     pub include_step_outputs: Option<bool>,
 }
 impl GetAgentRun {
-    ///Required inputs; optional ones have setters.
+    ///Takes the required inputs (`run_id`); optional ones have setters.
     pub fn new(run_id: impl Into<String>) -> Self {
         Self {
             run_id: run_id.into(),
             include_step_outputs: None,
         }
     }
-    ///Set `include_step_outputs`.
+    ///Set `include_step_outputs` (query): boolean, optional, default `false`.
     pub fn include_step_outputs(mut self, value: impl Into<bool>) -> Self {
         self.include_step_outputs = Some(value.into());
         self
@@ -2669,6 +3115,15 @@ impl Operation for GetAgentRun {
     const IDEMPOTENT: bool = true;
     const KIND: Kind = Kind::Json;
     const PAGINATION: Pagination = Pagination::None;
+    const INPUTS: &'static [InputFact] = &[
+        InputFact::path("run_id", "String", "string, required"),
+        InputFact::query(
+            "include_step_outputs",
+            "bool",
+            false,
+            "boolean, optional, default `false`",
+        ),
+    ];
     fn path_and_query(&self) -> String {
         #[allow(unused_mut)]
         let mut out = String::with_capacity(64);
@@ -2695,11 +3150,11 @@ impl Operation for GetAgentRun {
 ///Answer: `serde_json::Value`.
 #[derive(Debug, Clone)]
 pub struct GetAgentsUsingMemoryBank {
-    ///`memory_bank_id` (path).
+    ///`memory_bank_id` (path): string, required.
     pub memory_bank_id: String,
 }
 impl GetAgentsUsingMemoryBank {
-    ///Required inputs; optional ones have setters.
+    ///Takes the required inputs (`memory_bank_id`).
     pub fn new(memory_bank_id: impl Into<String>) -> Self {
         Self {
             memory_bank_id: memory_bank_id.into(),
@@ -2714,6 +3169,9 @@ impl Operation for GetAgentsUsingMemoryBank {
     const IDEMPOTENT: bool = true;
     const KIND: Kind = Kind::Json;
     const PAGINATION: Pagination = Pagination::None;
+    const INPUTS: &'static [InputFact] = &[
+        InputFact::path("memory_bank_id", "String", "string, required"),
+    ];
     fn path_and_query(&self) -> String {
         #[allow(unused_mut)]
         let mut out = String::with_capacity(64);
@@ -2735,24 +3193,24 @@ impl Operation for GetAgentsUsingMemoryBank {
 ///Answer: `types::MemoryBankLastConversationResponse`.
 #[derive(Debug, Clone)]
 pub struct GetAiAssistantMemoryBankHistory {
-    ///`limit` (query).
+    ///`limit` (query): integer, optional, default `5`, 1 to 50.
     pub limit: Option<i64>,
-    ///`offset` (query).
+    ///`offset` (query): integer, optional, default `0`, at least 0.
     pub offset: Option<i64>,
 }
 impl GetAiAssistantMemoryBankHistory {
-    ///Required inputs; optional ones have setters.
+    ///No required inputs; optional ones have setters.
     pub fn new() -> Self {
         Self { limit: None, offset: None }
     }
-    ///Set `limit`.
-    pub fn limit(mut self, value: impl Into<i64>) -> Self {
-        self.limit = Some(value.into());
+    ///Set `limit` (query): integer, optional, default `5`, 1 to 50.
+    pub fn limit(mut self, value: impl Into<support::Integer>) -> Self {
+        self.limit = Some(value.into().get());
         self
     }
-    ///Set `offset`.
-    pub fn offset(mut self, value: impl Into<i64>) -> Self {
-        self.offset = Some(value.into());
+    ///Set `offset` (query): integer, optional, default `0`, at least 0.
+    pub fn offset(mut self, value: impl Into<support::Integer>) -> Self {
+        self.offset = Some(value.into().get());
         self
     }
 }
@@ -2769,6 +3227,20 @@ impl Operation for GetAiAssistantMemoryBankHistory {
     const IDEMPOTENT: bool = true;
     const KIND: Kind = Kind::Json;
     const PAGINATION: Pagination = Pagination::LimitOffset;
+    const INPUTS: &'static [InputFact] = &[
+        InputFact::query(
+            "limit",
+            "i64",
+            false,
+            "integer, optional, default `5`, 1 to 50",
+        ),
+        InputFact::query(
+            "offset",
+            "i64",
+            false,
+            "integer, optional, default `0`, at least 0",
+        ),
+    ];
     fn path_and_query(&self) -> String {
         #[allow(unused_mut)]
         let mut out = String::with_capacity(64);
@@ -2780,6 +3252,11 @@ impl Operation for GetAiAssistantMemoryBankHistory {
     }
     fn body(&self) -> Result<Option<Vec<u8>>, serde_json::Error> {
         Ok(None)
+    }
+    fn check(&self) -> Result<(), String> {
+        check_range("query parameter `limit`", &self.limit, Some(1i64), Some(50i64))?;
+        check_range("query parameter `offset`", &self.offset, Some(0i64), None)?;
+        Ok(())
     }
 }
 impl Paginated for GetAiAssistantMemoryBankHistory {
@@ -2800,11 +3277,11 @@ impl Paginated for GetAiAssistantMemoryBankHistory {
 ///Answer: `types::AlertDetailResponse`.
 #[derive(Debug, Clone)]
 pub struct GetAlert {
-    ///`alert_id` (path).
+    ///`alert_id` (path): string, required.
     pub alert_id: String,
 }
 impl GetAlert {
-    ///Required inputs; optional ones have setters.
+    ///Takes the required inputs (`alert_id`).
     pub fn new(alert_id: impl Into<String>) -> Self {
         Self { alert_id: alert_id.into() }
     }
@@ -2817,6 +3294,9 @@ impl Operation for GetAlert {
     const IDEMPOTENT: bool = true;
     const KIND: Kind = Kind::Json;
     const PAGINATION: Pagination = Pagination::None;
+    const INPUTS: &'static [InputFact] = &[
+        InputFact::path("alert_id", "String", "string, required"),
+    ];
     fn path_and_query(&self) -> String {
         #[allow(unused_mut)]
         let mut out = String::with_capacity(64);
@@ -2837,11 +3317,11 @@ impl Operation for GetAlert {
 ///Answer: `types::AlertConfigResponse`.
 #[derive(Debug, Clone)]
 pub struct GetAlertConfig {
-    ///`config_id` (path).
+    ///`config_id` (path): string, required.
     pub config_id: String,
 }
 impl GetAlertConfig {
-    ///Required inputs; optional ones have setters.
+    ///Takes the required inputs (`config_id`).
     pub fn new(config_id: impl Into<String>) -> Self {
         Self {
             config_id: config_id.into(),
@@ -2856,6 +3336,9 @@ impl Operation for GetAlertConfig {
     const IDEMPOTENT: bool = true;
     const KIND: Kind = Kind::Json;
     const PAGINATION: Pagination = Pagination::None;
+    const INPUTS: &'static [InputFact] = &[
+        InputFact::path("config_id", "String", "string, required"),
+    ];
     fn path_and_query(&self) -> String {
         #[allow(unused_mut)]
         let mut out = String::with_capacity(64);
@@ -2877,7 +3360,7 @@ impl Operation for GetAlertConfig {
 #[derive(Debug, Clone)]
 pub struct GetApiVersion {}
 impl GetApiVersion {
-    ///Required inputs; optional ones have setters.
+    ///No required inputs.
     pub fn new() -> Self {
         Self {}
     }
@@ -2895,6 +3378,7 @@ impl Operation for GetApiVersion {
     const IDEMPOTENT: bool = true;
     const KIND: Kind = Kind::Json;
     const PAGINATION: Pagination = Pagination::None;
+    const INPUTS: &'static [InputFact] = &[];
     fn path_and_query(&self) -> String {
         #[allow(unused_mut)]
         let mut out = String::with_capacity(64);
@@ -2910,15 +3394,15 @@ impl Operation for GetApiVersion {
 ///Answer: `types::ContentDetailResponse`.
 #[derive(Debug, Clone)]
 pub struct GetContentDetail {
-    ///`source_connection_content_version` (path).
+    ///`source_connection_content_version` (path): string, required.
     pub source_connection_content_version: String,
-    ///`start` (query).
+    ///`start` (query): integer, optional, default `0`.
     pub start: Option<i64>,
-    ///`end` (query).
+    ///`end` (query): integer, optional, default `5000`.
     pub end: Option<i64>,
 }
 impl GetContentDetail {
-    ///Required inputs; optional ones have setters.
+    ///Takes the required inputs (`source_connection_content_version`); optional ones have setters.
     pub fn new(source_connection_content_version: impl Into<String>) -> Self {
         Self {
             source_connection_content_version: source_connection_content_version.into(),
@@ -2926,14 +3410,14 @@ impl GetContentDetail {
             end: None,
         }
     }
-    ///Set `start`.
-    pub fn start(mut self, value: impl Into<i64>) -> Self {
-        self.start = Some(value.into());
+    ///Set `start` (query): integer, optional, default `0`.
+    pub fn start(mut self, value: impl Into<support::Integer>) -> Self {
+        self.start = Some(value.into().get());
         self
     }
-    ///Set `end`.
-    pub fn end(mut self, value: impl Into<i64>) -> Self {
-        self.end = Some(value.into());
+    ///Set `end` (query): integer, optional, default `5000`.
+    pub fn end(mut self, value: impl Into<support::Integer>) -> Self {
+        self.end = Some(value.into().get());
         self
     }
 }
@@ -2945,6 +3429,15 @@ impl Operation for GetContentDetail {
     const IDEMPOTENT: bool = true;
     const KIND: Kind = Kind::Json;
     const PAGINATION: Pagination = Pagination::None;
+    const INPUTS: &'static [InputFact] = &[
+        InputFact::path(
+            "source_connection_content_version",
+            "String",
+            "string, required",
+        ),
+        InputFact::query("start", "i64", false, "integer, optional, default `0`"),
+        InputFact::query("end", "i64", false, "integer, optional, default `5000`"),
+    ];
     fn path_and_query(&self) -> String {
         #[allow(unused_mut)]
         let mut out = String::with_capacity(64);
@@ -2971,15 +3464,15 @@ impl Operation for GetContentDetail {
 ///Answer: `types::DmarcSummaryResponse`.
 #[derive(Debug, Clone)]
 pub struct GetDmarcSummary {
-    ///`domain_id` (path).
+    ///`domain_id` (path): string, required, format `uuid`.
     pub domain_id: String,
-    ///`days` (query).
+    ///`days` (query): integer, optional, default `30`.
     pub days: Option<i64>,
-    ///`top_sources` (query).
+    ///`top_sources` (query): integer, optional, default `10`.
     pub top_sources: Option<i64>,
 }
 impl GetDmarcSummary {
-    ///Required inputs; optional ones have setters.
+    ///Takes the required inputs (`domain_id`); optional ones have setters.
     pub fn new(domain_id: impl Into<String>) -> Self {
         Self {
             domain_id: domain_id.into(),
@@ -2987,14 +3480,14 @@ impl GetDmarcSummary {
             top_sources: None,
         }
     }
-    ///Set `days`.
-    pub fn days(mut self, value: impl Into<i64>) -> Self {
-        self.days = Some(value.into());
+    ///Set `days` (query): integer, optional, default `30`.
+    pub fn days(mut self, value: impl Into<support::Integer>) -> Self {
+        self.days = Some(value.into().get());
         self
     }
-    ///Set `top_sources`.
-    pub fn top_sources(mut self, value: impl Into<i64>) -> Self {
-        self.top_sources = Some(value.into());
+    ///Set `top_sources` (query): integer, optional, default `10`.
+    pub fn top_sources(mut self, value: impl Into<support::Integer>) -> Self {
+        self.top_sources = Some(value.into().get());
         self
     }
 }
@@ -3006,6 +3499,11 @@ impl Operation for GetDmarcSummary {
     const IDEMPOTENT: bool = true;
     const KIND: Kind = Kind::Json;
     const PAGINATION: Pagination = Pagination::None;
+    const INPUTS: &'static [InputFact] = &[
+        InputFact::path("domain_id", "String", "string, required, format `uuid`"),
+        InputFact::query("days", "i64", false, "integer, optional, default `30`"),
+        InputFact::query("top_sources", "i64", false, "integer, optional, default `10`"),
+    ];
     fn path_and_query(&self) -> String {
         #[allow(unused_mut)]
         let mut out = String::with_capacity(64);
@@ -3030,11 +3528,11 @@ impl Operation for GetDmarcSummary {
 ///Answer: `types::EvaluationCriteriaResponse`.
 #[derive(Debug, Clone)]
 pub struct GetEvaluationCriteria {
-    ///`criteria_id` (path).
+    ///`criteria_id` (path): string, required.
     pub criteria_id: String,
 }
 impl GetEvaluationCriteria {
-    ///Required inputs; optional ones have setters.
+    ///Takes the required inputs (`criteria_id`).
     pub fn new(criteria_id: impl Into<String>) -> Self {
         Self {
             criteria_id: criteria_id.into(),
@@ -3049,6 +3547,9 @@ impl Operation for GetEvaluationCriteria {
     const IDEMPOTENT: bool = true;
     const KIND: Kind = Kind::Json;
     const PAGINATION: Pagination = Pagination::None;
+    const INPUTS: &'static [InputFact] = &[
+        InputFact::path("criteria_id", "String", "string, required"),
+    ];
     fn path_and_query(&self) -> String {
         #[allow(unused_mut)]
         let mut out = String::with_capacity(64);
@@ -3069,11 +3570,11 @@ impl Operation for GetEvaluationCriteria {
 ///Answer: `types::EvaluationResultSummaryResponse`.
 #[derive(Debug, Clone)]
 pub struct GetEvaluationCriteriaSummary {
-    ///`criteria_id` (path).
+    ///`criteria_id` (path): string, required.
     pub criteria_id: String,
 }
 impl GetEvaluationCriteriaSummary {
-    ///Required inputs; optional ones have setters.
+    ///Takes the required inputs (`criteria_id`).
     pub fn new(criteria_id: impl Into<String>) -> Self {
         Self {
             criteria_id: criteria_id.into(),
@@ -3088,6 +3589,9 @@ impl Operation for GetEvaluationCriteriaSummary {
     const IDEMPOTENT: bool = true;
     const KIND: Kind = Kind::Json;
     const PAGINATION: Pagination = Pagination::None;
+    const INPUTS: &'static [InputFact] = &[
+        InputFact::path("criteria_id", "String", "string, required"),
+    ];
     fn path_and_query(&self) -> String {
         #[allow(unused_mut)]
         let mut out = String::with_capacity(64);
@@ -3109,11 +3613,11 @@ impl Operation for GetEvaluationCriteriaSummary {
 ///Answer: `types::ExperimentDetailResponse`.
 #[derive(Debug, Clone)]
 pub struct GetExperiment {
-    ///`experiment_id` (path).
+    ///`experiment_id` (path): string, required, format `uuid`.
     pub experiment_id: String,
 }
 impl GetExperiment {
-    ///Required inputs; optional ones have setters.
+    ///Takes the required inputs (`experiment_id`).
     pub fn new(experiment_id: impl Into<String>) -> Self {
         Self {
             experiment_id: experiment_id.into(),
@@ -3128,6 +3632,9 @@ impl Operation for GetExperiment {
     const IDEMPOTENT: bool = true;
     const KIND: Kind = Kind::Json;
     const PAGINATION: Pagination = Pagination::None;
+    const INPUTS: &'static [InputFact] = &[
+        InputFact::path("experiment_id", "String", "string, required, format `uuid`"),
+    ];
     fn path_and_query(&self) -> String {
         #[allow(unused_mut)]
         let mut out = String::with_capacity(64);
@@ -3149,7 +3656,7 @@ impl Operation for GetExperiment {
 #[derive(Debug, Clone)]
 pub struct GetGenerationTiers {}
 impl GetGenerationTiers {
-    ///Required inputs; optional ones have setters.
+    ///No required inputs.
     pub fn new() -> Self {
         Self {}
     }
@@ -3167,6 +3674,7 @@ impl Operation for GetGenerationTiers {
     const IDEMPOTENT: bool = true;
     const KIND: Kind = Kind::Json;
     const PAGINATION: Pagination = Pagination::None;
+    const INPUTS: &'static [InputFact] = &[];
     fn path_and_query(&self) -> String {
         #[allow(unused_mut)]
         let mut out = String::with_capacity(64);
@@ -3183,7 +3691,7 @@ impl Operation for GetGenerationTiers {
 #[derive(Debug, Clone)]
 pub struct GetInboundEmailStatus {}
 impl GetInboundEmailStatus {
-    ///Required inputs; optional ones have setters.
+    ///No required inputs.
     pub fn new() -> Self {
         Self {}
     }
@@ -3201,6 +3709,7 @@ impl Operation for GetInboundEmailStatus {
     const IDEMPOTENT: bool = true;
     const KIND: Kind = Kind::Json;
     const PAGINATION: Pagination = Pagination::None;
+    const INPUTS: &'static [InputFact] = &[];
     fn path_and_query(&self) -> String {
         #[allow(unused_mut)]
         let mut out = String::with_capacity(64);
@@ -3216,11 +3725,11 @@ impl Operation for GetInboundEmailStatus {
 ///Answer: `types::KnowledgeBaseResponseModel`.
 #[derive(Debug, Clone)]
 pub struct GetKnowledgeBase {
-    ///`knowledge_base_id` (path).
+    ///`knowledge_base_id` (path): string, required.
     pub knowledge_base_id: String,
 }
 impl GetKnowledgeBase {
-    ///Required inputs; optional ones have setters.
+    ///Takes the required inputs (`knowledge_base_id`).
     pub fn new(knowledge_base_id: impl Into<String>) -> Self {
         Self {
             knowledge_base_id: knowledge_base_id.into(),
@@ -3235,6 +3744,9 @@ impl Operation for GetKnowledgeBase {
     const IDEMPOTENT: bool = true;
     const KIND: Kind = Kind::Json;
     const PAGINATION: Pagination = Pagination::None;
+    const INPUTS: &'static [InputFact] = &[
+        InputFact::path("knowledge_base_id", "String", "string, required"),
+    ];
     fn path_and_query(&self) -> String {
         #[allow(unused_mut)]
         let mut out = String::with_capacity(64);
@@ -3256,7 +3768,7 @@ impl Operation for GetKnowledgeBase {
 #[derive(Debug, Clone)]
 pub struct GetMe {}
 impl GetMe {
-    ///Required inputs; optional ones have setters.
+    ///No required inputs.
     pub fn new() -> Self {
         Self {}
     }
@@ -3274,6 +3786,7 @@ impl Operation for GetMe {
     const IDEMPOTENT: bool = true;
     const KIND: Kind = Kind::Json;
     const PAGINATION: Pagination = Pagination::None;
+    const INPUTS: &'static [InputFact] = &[];
     fn path_and_query(&self) -> String {
         #[allow(unused_mut)]
         let mut out = String::with_capacity(64);
@@ -3289,11 +3802,11 @@ impl Operation for GetMe {
 ///Answer: `types::MemoryBankResponseModel`.
 #[derive(Debug, Clone)]
 pub struct GetMemoryBank {
-    ///`memory_bank_id` (path).
+    ///`memory_bank_id` (path): string, required.
     pub memory_bank_id: String,
 }
 impl GetMemoryBank {
-    ///Required inputs; optional ones have setters.
+    ///Takes the required inputs (`memory_bank_id`).
     pub fn new(memory_bank_id: impl Into<String>) -> Self {
         Self {
             memory_bank_id: memory_bank_id.into(),
@@ -3308,6 +3821,9 @@ impl Operation for GetMemoryBank {
     const IDEMPOTENT: bool = true;
     const KIND: Kind = Kind::Json;
     const PAGINATION: Pagination = Pagination::None;
+    const INPUTS: &'static [InputFact] = &[
+        InputFact::path("memory_bank_id", "String", "string, required"),
+    ];
     fn path_and_query(&self) -> String {
         #[allow(unused_mut)]
         let mut out = String::with_capacity(64);
@@ -3328,24 +3844,24 @@ impl Operation for GetMemoryBank {
 ///Answer: `types::MemoryBankLastConversationResponse`.
 #[derive(Debug, Clone)]
 pub struct GetMemoryBankAiLastConversation {
-    ///`limit` (query).
+    ///`limit` (query): integer, optional, default `5`, 1 to 50.
     pub limit: Option<i64>,
-    ///`offset` (query).
+    ///`offset` (query): integer, optional, default `0`, at least 0.
     pub offset: Option<i64>,
 }
 impl GetMemoryBankAiLastConversation {
-    ///Required inputs; optional ones have setters.
+    ///No required inputs; optional ones have setters.
     pub fn new() -> Self {
         Self { limit: None, offset: None }
     }
-    ///Set `limit`.
-    pub fn limit(mut self, value: impl Into<i64>) -> Self {
-        self.limit = Some(value.into());
+    ///Set `limit` (query): integer, optional, default `5`, 1 to 50.
+    pub fn limit(mut self, value: impl Into<support::Integer>) -> Self {
+        self.limit = Some(value.into().get());
         self
     }
-    ///Set `offset`.
-    pub fn offset(mut self, value: impl Into<i64>) -> Self {
-        self.offset = Some(value.into());
+    ///Set `offset` (query): integer, optional, default `0`, at least 0.
+    pub fn offset(mut self, value: impl Into<support::Integer>) -> Self {
+        self.offset = Some(value.into().get());
         self
     }
 }
@@ -3362,6 +3878,20 @@ impl Operation for GetMemoryBankAiLastConversation {
     const IDEMPOTENT: bool = true;
     const KIND: Kind = Kind::Json;
     const PAGINATION: Pagination = Pagination::LimitOffset;
+    const INPUTS: &'static [InputFact] = &[
+        InputFact::query(
+            "limit",
+            "i64",
+            false,
+            "integer, optional, default `5`, 1 to 50",
+        ),
+        InputFact::query(
+            "offset",
+            "i64",
+            false,
+            "integer, optional, default `0`, at least 0",
+        ),
+    ];
     fn path_and_query(&self) -> String {
         #[allow(unused_mut)]
         let mut out = String::with_capacity(64);
@@ -3373,6 +3903,11 @@ impl Operation for GetMemoryBankAiLastConversation {
     }
     fn body(&self) -> Result<Option<Vec<u8>>, serde_json::Error> {
         Ok(None)
+    }
+    fn check(&self) -> Result<(), String> {
+        check_range("query parameter `limit`", &self.limit, Some(1i64), Some(50i64))?;
+        check_range("query parameter `offset`", &self.offset, Some(0i64), None)?;
+        Ok(())
     }
 }
 impl Paginated for GetMemoryBankAiLastConversation {
@@ -3393,17 +3928,17 @@ impl Paginated for GetMemoryBankAiLastConversation {
 ///Answer: `BTreeMap<String, serde_json::Value>`.
 #[derive(Debug, Clone)]
 pub struct GetMemoryBankStats {
-    ///`memory_bank_id` (path).
+    ///`memory_bank_id` (path): string, required.
     pub memory_bank_id: String,
-    ///`days` (query).
+    ///`days` (query): integer, optional, default `30`, 1 to 730.
     pub days: Option<i64>,
-    ///`start_date` (query).
+    ///`start_date` (query): string, optional, format `date`.
     pub start_date: Option<String>,
-    ///`end_date` (query).
+    ///`end_date` (query): string, optional, format `date`.
     pub end_date: Option<String>,
 }
 impl GetMemoryBankStats {
-    ///Required inputs; optional ones have setters.
+    ///Takes the required inputs (`memory_bank_id`); optional ones have setters.
     pub fn new(memory_bank_id: impl Into<String>) -> Self {
         Self {
             memory_bank_id: memory_bank_id.into(),
@@ -3412,17 +3947,17 @@ impl GetMemoryBankStats {
             end_date: None,
         }
     }
-    ///Set `days`.
-    pub fn days(mut self, value: impl Into<i64>) -> Self {
-        self.days = Some(value.into());
+    ///Set `days` (query): integer, optional, default `30`, 1 to 730.
+    pub fn days(mut self, value: impl Into<support::Integer>) -> Self {
+        self.days = Some(value.into().get());
         self
     }
-    ///Set `start_date`.
+    ///Set `start_date` (query): string, optional, format `date`.
     pub fn start_date(mut self, value: impl Into<String>) -> Self {
         self.start_date = Some(value.into());
         self
     }
-    ///Set `end_date`.
+    ///Set `end_date` (query): string, optional, format `date`.
     pub fn end_date(mut self, value: impl Into<String>) -> Self {
         self.end_date = Some(value.into());
         self
@@ -3436,6 +3971,22 @@ impl Operation for GetMemoryBankStats {
     const IDEMPOTENT: bool = true;
     const KIND: Kind = Kind::Json;
     const PAGINATION: Pagination = Pagination::None;
+    const INPUTS: &'static [InputFact] = &[
+        InputFact::path("memory_bank_id", "String", "string, required"),
+        InputFact::query(
+            "days",
+            "i64",
+            false,
+            "integer, optional, default `30`, 1 to 730",
+        ),
+        InputFact::query(
+            "start_date",
+            "String",
+            false,
+            "string, optional, format `date`",
+        ),
+        InputFact::query("end_date", "String", false, "string, optional, format `date`"),
+    ];
     fn path_and_query(&self) -> String {
         #[allow(unused_mut)]
         let mut out = String::with_capacity(64);
@@ -3453,6 +4004,7 @@ impl Operation for GetMemoryBankStats {
     }
     fn check(&self) -> Result<(), String> {
         check_segment("memory_bank_id", &self.memory_bank_id)?;
+        check_range("query parameter `days`", &self.days, Some(1i64), Some(730i64))?;
         Ok(())
     }
 }
@@ -3461,11 +4013,11 @@ impl Operation for GetMemoryBankStats {
 ///Answer: `types::PromptModelResponse`.
 #[derive(Debug, Clone)]
 pub struct GetModel {
-    ///`model_id` (path).
+    ///`model_id` (path): string, required.
     pub model_id: String,
 }
 impl GetModel {
-    ///Required inputs; optional ones have setters.
+    ///Takes the required inputs (`model_id`).
     pub fn new(model_id: impl Into<String>) -> Self {
         Self { model_id: model_id.into() }
     }
@@ -3478,6 +4030,9 @@ impl Operation for GetModel {
     const IDEMPOTENT: bool = true;
     const KIND: Kind = Kind::Json;
     const PAGINATION: Pagination = Pagination::None;
+    const INPUTS: &'static [InputFact] = &[
+        InputFact::path("model_id", "String", "string, required"),
+    ];
     fn path_and_query(&self) -> String {
         #[allow(unused_mut)]
         let mut out = String::with_capacity(64);
@@ -3499,21 +4054,21 @@ impl Operation for GetModel {
 ///Answer: `types::ModelRecommendationsResponse`.
 #[derive(Debug, Clone)]
 pub struct GetModelRecommendations {
-    ///`model_id` (path).
+    ///`model_id` (path): string, required.
     pub model_id: String,
-    ///`require_tool_use` (query).
+    ///`require_tool_use` (query): boolean, optional.
     pub require_tool_use: Option<bool>,
-    ///`require_structured_output` (query).
+    ///`require_structured_output` (query): boolean, optional.
     pub require_structured_output: Option<bool>,
-    ///`require_thinking` (query).
+    ///`require_thinking` (query): boolean, optional.
     pub require_thinking: Option<bool>,
-    ///`min_context_tokens` (query).
+    ///`min_context_tokens` (query): integer, optional.
     pub min_context_tokens: Option<i64>,
-    ///`min_output_tokens` (query).
+    ///`min_output_tokens` (query): integer, optional.
     pub min_output_tokens: Option<i64>,
 }
 impl GetModelRecommendations {
-    ///Required inputs; optional ones have setters.
+    ///Takes the required inputs (`model_id`); optional ones have setters.
     pub fn new(model_id: impl Into<String>) -> Self {
         Self {
             model_id: model_id.into(),
@@ -3524,29 +4079,29 @@ impl GetModelRecommendations {
             min_output_tokens: None,
         }
     }
-    ///Set `require_tool_use`.
+    ///Set `require_tool_use` (query): boolean, optional.
     pub fn require_tool_use(mut self, value: impl Into<bool>) -> Self {
         self.require_tool_use = Some(value.into());
         self
     }
-    ///Set `require_structured_output`.
+    ///Set `require_structured_output` (query): boolean, optional.
     pub fn require_structured_output(mut self, value: impl Into<bool>) -> Self {
         self.require_structured_output = Some(value.into());
         self
     }
-    ///Set `require_thinking`.
+    ///Set `require_thinking` (query): boolean, optional.
     pub fn require_thinking(mut self, value: impl Into<bool>) -> Self {
         self.require_thinking = Some(value.into());
         self
     }
-    ///Set `min_context_tokens`.
-    pub fn min_context_tokens(mut self, value: impl Into<i64>) -> Self {
-        self.min_context_tokens = Some(value.into());
+    ///Set `min_context_tokens` (query): integer, optional.
+    pub fn min_context_tokens(mut self, value: impl Into<support::Integer>) -> Self {
+        self.min_context_tokens = Some(value.into().get());
         self
     }
-    ///Set `min_output_tokens`.
-    pub fn min_output_tokens(mut self, value: impl Into<i64>) -> Self {
-        self.min_output_tokens = Some(value.into());
+    ///Set `min_output_tokens` (query): integer, optional.
+    pub fn min_output_tokens(mut self, value: impl Into<support::Integer>) -> Self {
+        self.min_output_tokens = Some(value.into().get());
         self
     }
 }
@@ -3558,6 +4113,19 @@ impl Operation for GetModelRecommendations {
     const IDEMPOTENT: bool = true;
     const KIND: Kind = Kind::Json;
     const PAGINATION: Pagination = Pagination::None;
+    const INPUTS: &'static [InputFact] = &[
+        InputFact::path("model_id", "String", "string, required"),
+        InputFact::query("require_tool_use", "bool", false, "boolean, optional"),
+        InputFact::query(
+            "require_structured_output",
+            "bool",
+            false,
+            "boolean, optional",
+        ),
+        InputFact::query("require_thinking", "bool", false, "boolean, optional"),
+        InputFact::query("min_context_tokens", "i64", false, "integer, optional"),
+        InputFact::query("min_output_tokens", "i64", false, "integer, optional"),
+    ];
     fn path_and_query(&self) -> String {
         #[allow(unused_mut)]
         let mut out = String::with_capacity(64);
@@ -3589,17 +4157,17 @@ impl Operation for GetModelRecommendations {
 ///Answer: `types::NonManualEvaluationSummaryResponse`.
 #[derive(Debug, Clone)]
 pub struct GetNonManualEvaluationSummary {
-    ///`agent_id` (query).
+    ///`agent_id` (query): string, optional.
     pub agent_id: Option<String>,
-    ///`days` (query).
+    ///`days` (query): integer, optional, default `30`, 1 to 730.
     pub days: Option<i64>,
-    ///`start_date` (query).
+    ///`start_date` (query): string, optional.
     pub start_date: Option<String>,
-    ///`end_date` (query).
+    ///`end_date` (query): string, optional.
     pub end_date: Option<String>,
 }
 impl GetNonManualEvaluationSummary {
-    ///Required inputs; optional ones have setters.
+    ///No required inputs; optional ones have setters.
     pub fn new() -> Self {
         Self {
             agent_id: None,
@@ -3608,22 +4176,22 @@ impl GetNonManualEvaluationSummary {
             end_date: None,
         }
     }
-    ///Set `agent_id`.
+    ///Set `agent_id` (query): string, optional.
     pub fn agent_id(mut self, value: impl Into<String>) -> Self {
         self.agent_id = Some(value.into());
         self
     }
-    ///Set `days`.
-    pub fn days(mut self, value: impl Into<i64>) -> Self {
-        self.days = Some(value.into());
+    ///Set `days` (query): integer, optional, default `30`, 1 to 730.
+    pub fn days(mut self, value: impl Into<support::Integer>) -> Self {
+        self.days = Some(value.into().get());
         self
     }
-    ///Set `start_date`.
+    ///Set `start_date` (query): string, optional.
     pub fn start_date(mut self, value: impl Into<String>) -> Self {
         self.start_date = Some(value.into());
         self
     }
-    ///Set `end_date`.
+    ///Set `end_date` (query): string, optional.
     pub fn end_date(mut self, value: impl Into<String>) -> Self {
         self.end_date = Some(value.into());
         self
@@ -3642,6 +4210,17 @@ impl Operation for GetNonManualEvaluationSummary {
     const IDEMPOTENT: bool = true;
     const KIND: Kind = Kind::Json;
     const PAGINATION: Pagination = Pagination::None;
+    const INPUTS: &'static [InputFact] = &[
+        InputFact::query("agent_id", "String", false, "string, optional"),
+        InputFact::query(
+            "days",
+            "i64",
+            false,
+            "integer, optional, default `30`, 1 to 730",
+        ),
+        InputFact::query("start_date", "String", false, "string, optional"),
+        InputFact::query("end_date", "String", false, "string, optional"),
+    ];
     fn path_and_query(&self) -> String {
         #[allow(unused_mut)]
         let mut out = String::with_capacity(64);
@@ -3656,17 +4235,21 @@ impl Operation for GetNonManualEvaluationSummary {
     fn body(&self) -> Result<Option<Vec<u8>>, serde_json::Error> {
         Ok(None)
     }
+    fn check(&self) -> Result<(), String> {
+        check_range("query parameter `days`", &self.days, Some(1i64), Some(730i64))?;
+        Ok(())
+    }
 }
 ///`GET /solutions/{solution_id}`: Get a solution
 ///
 ///Answer: `types::SolutionResponse`.
 #[derive(Debug, Clone)]
 pub struct GetSolution {
-    ///`solution_id` (path).
+    ///`solution_id` (path): string, required, format `uuid`.
     pub solution_id: String,
 }
 impl GetSolution {
-    ///Required inputs; optional ones have setters.
+    ///Takes the required inputs (`solution_id`).
     pub fn new(solution_id: impl Into<String>) -> Self {
         Self {
             solution_id: solution_id.into(),
@@ -3681,6 +4264,9 @@ impl Operation for GetSolution {
     const IDEMPOTENT: bool = true;
     const KIND: Kind = Kind::Json;
     const PAGINATION: Pagination = Pagination::None;
+    const INPUTS: &'static [InputFact] = &[
+        InputFact::path("solution_id", "String", "string, required, format `uuid`"),
+    ];
     fn path_and_query(&self) -> String {
         #[allow(unused_mut)]
         let mut out = String::with_capacity(64);
@@ -3701,11 +4287,11 @@ impl Operation for GetSolution {
 ///Answer: `types::SourceResponse`.
 #[derive(Debug, Clone)]
 pub struct GetSource {
-    ///`source_connection_id` (path).
+    ///`source_connection_id` (path): string, required, format `uuid`.
     pub source_connection_id: String,
 }
 impl GetSource {
-    ///Required inputs; optional ones have setters.
+    ///Takes the required inputs (`source_connection_id`).
     pub fn new(source_connection_id: impl Into<String>) -> Self {
         Self {
             source_connection_id: source_connection_id.into(),
@@ -3720,6 +4306,13 @@ impl Operation for GetSource {
     const IDEMPOTENT: bool = true;
     const KIND: Kind = Kind::Json;
     const PAGINATION: Pagination = Pagination::None;
+    const INPUTS: &'static [InputFact] = &[
+        InputFact::path(
+            "source_connection_id",
+            "String",
+            "string, required, format `uuid`",
+        ),
+    ];
     fn path_and_query(&self) -> String {
         #[allow(unused_mut)]
         let mut out = String::with_capacity(64);
@@ -3740,11 +4333,11 @@ impl Operation for GetSource {
 ///Answer: `Option<types::SourceEmbeddingMigrationResponse>`.
 #[derive(Debug, Clone)]
 pub struct GetSourceEmbeddingMigration {
-    ///`source_connection_id` (path).
+    ///`source_connection_id` (path): string, required, format `uuid`.
     pub source_connection_id: String,
 }
 impl GetSourceEmbeddingMigration {
-    ///Required inputs; optional ones have setters.
+    ///Takes the required inputs (`source_connection_id`).
     pub fn new(source_connection_id: impl Into<String>) -> Self {
         Self {
             source_connection_id: source_connection_id.into(),
@@ -3759,6 +4352,13 @@ impl Operation for GetSourceEmbeddingMigration {
     const IDEMPOTENT: bool = true;
     const KIND: Kind = Kind::Json;
     const PAGINATION: Pagination = Pagination::None;
+    const INPUTS: &'static [InputFact] = &[
+        InputFact::path(
+            "source_connection_id",
+            "String",
+            "string, required, format `uuid`",
+        ),
+    ];
     fn path_and_query(&self) -> String {
         #[allow(unused_mut)]
         let mut out = String::with_capacity(64);
@@ -3780,13 +4380,13 @@ impl Operation for GetSourceEmbeddingMigration {
 ///Answer: `types::ExportResponse`.
 #[derive(Debug, Clone)]
 pub struct GetSourceExport {
-    ///`source_connection_id` (path).
+    ///`source_connection_id` (path): string, required, format `uuid`.
     pub source_connection_id: String,
-    ///`export_id` (path).
+    ///`export_id` (path): string, required, format `uuid`.
     pub export_id: String,
 }
 impl GetSourceExport {
-    ///Required inputs; optional ones have setters.
+    ///Takes the required inputs (`source_connection_id`, `export_id`).
     pub fn new(
         source_connection_id: impl Into<String>,
         export_id: impl Into<String>,
@@ -3805,6 +4405,14 @@ impl Operation for GetSourceExport {
     const IDEMPOTENT: bool = true;
     const KIND: Kind = Kind::Json;
     const PAGINATION: Pagination = Pagination::None;
+    const INPUTS: &'static [InputFact] = &[
+        InputFact::path(
+            "source_connection_id",
+            "String",
+            "string, required, format `uuid`",
+        ),
+        InputFact::path("export_id", "String", "string, required, format `uuid`"),
+    ];
     fn path_and_query(&self) -> String {
         #[allow(unused_mut)]
         let mut out = String::with_capacity(64);
@@ -3829,7 +4437,7 @@ impl Operation for GetSourceExport {
 #[derive(Debug, Clone)]
 pub struct GetUnreadModelAlertCount {}
 impl GetUnreadModelAlertCount {
-    ///Required inputs; optional ones have setters.
+    ///No required inputs.
     pub fn new() -> Self {
         Self {}
     }
@@ -3847,6 +4455,7 @@ impl Operation for GetUnreadModelAlertCount {
     const IDEMPOTENT: bool = true;
     const KIND: Kind = Kind::Json;
     const PAGINATION: Pagination = Pagination::None;
+    const INPUTS: &'static [InputFact] = &[];
     fn path_and_query(&self) -> String {
         #[allow(unused_mut)]
         let mut out = String::with_capacity(64);
@@ -3862,13 +4471,13 @@ impl Operation for GetUnreadModelAlertCount {
 ///Answer: `types::SolutionResponse`.
 #[derive(Debug, Clone)]
 pub struct LinkAgentsToSolution {
-    ///`solution_id` (path).
+    ///`solution_id` (path): string, required, format `uuid`.
     pub solution_id: String,
-    ///JSON body.
+    ///JSON body, a [`LinkResourcesRequest`](types::LinkResourcesRequest): JSON object with 1 fields; required: `ids`.
     pub body: types::LinkResourcesRequest,
 }
 impl LinkAgentsToSolution {
-    ///Required inputs; optional ones have setters.
+    ///Takes the required inputs (`solution_id`, `body`).
     pub fn new(
         solution_id: impl Into<String>,
         body: types::LinkResourcesRequest,
@@ -3887,6 +4496,13 @@ impl Operation for LinkAgentsToSolution {
     const IDEMPOTENT: bool = false;
     const KIND: Kind = Kind::Json;
     const PAGINATION: Pagination = Pagination::None;
+    const INPUTS: &'static [InputFact] = &[
+        InputFact::path("solution_id", "String", "string, required, format `uuid`"),
+        InputFact::body(
+            "LinkResourcesRequest",
+            "JSON object with 1 fields; required: `ids`",
+        ),
+    ];
     fn path_and_query(&self) -> String {
         #[allow(unused_mut)]
         let mut out = String::with_capacity(64);
@@ -3908,13 +4524,13 @@ impl Operation for LinkAgentsToSolution {
 ///Answer: `types::SolutionResponse`.
 #[derive(Debug, Clone)]
 pub struct LinkKnowledgeBasesToSolution {
-    ///`solution_id` (path).
+    ///`solution_id` (path): string, required, format `uuid`.
     pub solution_id: String,
-    ///JSON body.
+    ///JSON body, a [`LinkResourcesRequest`](types::LinkResourcesRequest): JSON object with 1 fields; required: `ids`.
     pub body: types::LinkResourcesRequest,
 }
 impl LinkKnowledgeBasesToSolution {
-    ///Required inputs; optional ones have setters.
+    ///Takes the required inputs (`solution_id`, `body`).
     pub fn new(
         solution_id: impl Into<String>,
         body: types::LinkResourcesRequest,
@@ -3933,6 +4549,13 @@ impl Operation for LinkKnowledgeBasesToSolution {
     const IDEMPOTENT: bool = false;
     const KIND: Kind = Kind::Json;
     const PAGINATION: Pagination = Pagination::None;
+    const INPUTS: &'static [InputFact] = &[
+        InputFact::path("solution_id", "String", "string, required, format `uuid`"),
+        InputFact::body(
+            "LinkResourcesRequest",
+            "JSON object with 1 fields; required: `ids`",
+        ),
+    ];
     fn path_and_query(&self) -> String {
         #[allow(unused_mut)]
         let mut out = String::with_capacity(64);
@@ -3954,13 +4577,13 @@ impl Operation for LinkKnowledgeBasesToSolution {
 ///Answer: `types::SolutionResponse`.
 #[derive(Debug, Clone)]
 pub struct LinkSourceConnectionsToSolution {
-    ///`solution_id` (path).
+    ///`solution_id` (path): string, required, format `uuid`.
     pub solution_id: String,
-    ///JSON body.
+    ///JSON body, a [`LinkResourcesRequest`](types::LinkResourcesRequest): JSON object with 1 fields; required: `ids`.
     pub body: types::LinkResourcesRequest,
 }
 impl LinkSourceConnectionsToSolution {
-    ///Required inputs; optional ones have setters.
+    ///Takes the required inputs (`solution_id`, `body`).
     pub fn new(
         solution_id: impl Into<String>,
         body: types::LinkResourcesRequest,
@@ -3979,6 +4602,13 @@ impl Operation for LinkSourceConnectionsToSolution {
     const IDEMPOTENT: bool = false;
     const KIND: Kind = Kind::Json;
     const PAGINATION: Pagination = Pagination::None;
+    const INPUTS: &'static [InputFact] = &[
+        InputFact::path("solution_id", "String", "string, required, format `uuid`"),
+        InputFact::body(
+            "LinkResourcesRequest",
+            "JSON object with 1 fields; required: `ids`",
+        ),
+    ];
     fn path_and_query(&self) -> String {
         #[allow(unused_mut)]
         let mut out = String::with_capacity(64);
@@ -4000,15 +4630,15 @@ impl Operation for LinkSourceConnectionsToSolution {
 ///Answer: `types::AgentEmailOptOutListResponse`.
 #[derive(Debug, Clone)]
 pub struct ListAgentEmailOptouts {
-    ///`agent_id` (query).
+    ///`agent_id` (query): string, optional.
     pub agent_id: Option<String>,
-    ///`limit` (query).
+    ///`limit` (query): integer, optional, default `50`, 1 to 200.
     pub limit: Option<i64>,
-    ///`offset` (query).
+    ///`offset` (query): integer, optional, default `0`, at least 0.
     pub offset: Option<i64>,
 }
 impl ListAgentEmailOptouts {
-    ///Required inputs; optional ones have setters.
+    ///No required inputs; optional ones have setters.
     pub fn new() -> Self {
         Self {
             agent_id: None,
@@ -4016,19 +4646,19 @@ impl ListAgentEmailOptouts {
             offset: None,
         }
     }
-    ///Set `agent_id`.
+    ///Set `agent_id` (query): string, optional.
     pub fn agent_id(mut self, value: impl Into<String>) -> Self {
         self.agent_id = Some(value.into());
         self
     }
-    ///Set `limit`.
-    pub fn limit(mut self, value: impl Into<i64>) -> Self {
-        self.limit = Some(value.into());
+    ///Set `limit` (query): integer, optional, default `50`, 1 to 200.
+    pub fn limit(mut self, value: impl Into<support::Integer>) -> Self {
+        self.limit = Some(value.into().get());
         self
     }
-    ///Set `offset`.
-    pub fn offset(mut self, value: impl Into<i64>) -> Self {
-        self.offset = Some(value.into());
+    ///Set `offset` (query): integer, optional, default `0`, at least 0.
+    pub fn offset(mut self, value: impl Into<support::Integer>) -> Self {
+        self.offset = Some(value.into().get());
         self
     }
 }
@@ -4045,6 +4675,21 @@ impl Operation for ListAgentEmailOptouts {
     const IDEMPOTENT: bool = true;
     const KIND: Kind = Kind::Json;
     const PAGINATION: Pagination = Pagination::LimitOffset;
+    const INPUTS: &'static [InputFact] = &[
+        InputFact::query("agent_id", "String", false, "string, optional"),
+        InputFact::query(
+            "limit",
+            "i64",
+            false,
+            "integer, optional, default `50`, 1 to 200",
+        ),
+        InputFact::query(
+            "offset",
+            "i64",
+            false,
+            "integer, optional, default `0`, at least 0",
+        ),
+    ];
     fn path_and_query(&self) -> String {
         #[allow(unused_mut)]
         let mut out = String::with_capacity(64);
@@ -4057,6 +4702,11 @@ impl Operation for ListAgentEmailOptouts {
     }
     fn body(&self) -> Result<Option<Vec<u8>>, serde_json::Error> {
         Ok(None)
+    }
+    fn check(&self) -> Result<(), String> {
+        check_range("query parameter `limit`", &self.limit, Some(1i64), Some(200i64))?;
+        check_range("query parameter `offset`", &self.offset, Some(0i64), None)?;
+        Ok(())
     }
 }
 impl Paginated for ListAgentEmailOptouts {
@@ -4077,25 +4727,25 @@ impl Paginated for ListAgentEmailOptouts {
 ///Answer: `types::EvaluationResultWithCriteriaListResponse`.
 #[derive(Debug, Clone)]
 pub struct ListAgentEvaluationResults {
-    ///`agent_id` (path).
+    ///`agent_id` (path): string, required.
     pub agent_id: String,
-    ///`status` (query).
+    ///`status` (query): string, optional.
     pub status: Option<String>,
-    ///`step` (query).
+    ///`step` (query): string, optional.
     pub step: Option<String>,
-    ///`flagged_only` (query).
+    ///`flagged_only` (query): boolean, optional, default `false`.
     pub flagged_only: Option<bool>,
-    ///`time_from` (query).
+    ///`time_from` (query): string, optional.
     pub time_from: Option<String>,
-    ///`time_to` (query).
+    ///`time_to` (query): string, optional.
     pub time_to: Option<String>,
-    ///`page` (query).
+    ///`page` (query): integer, optional, default `1`, at least 1.
     pub page: Option<i64>,
-    ///`limit` (query).
+    ///`limit` (query): integer, optional, default `20`, 1 to 100.
     pub limit: Option<i64>,
 }
 impl ListAgentEvaluationResults {
-    ///Required inputs; optional ones have setters.
+    ///Takes the required inputs (`agent_id`); optional ones have setters.
     pub fn new(agent_id: impl Into<String>) -> Self {
         Self {
             agent_id: agent_id.into(),
@@ -4108,39 +4758,39 @@ impl ListAgentEvaluationResults {
             limit: None,
         }
     }
-    ///Set `status`.
+    ///Set `status` (query): string, optional.
     pub fn status(mut self, value: impl Into<String>) -> Self {
         self.status = Some(value.into());
         self
     }
-    ///Set `step`.
+    ///Set `step` (query): string, optional.
     pub fn step(mut self, value: impl Into<String>) -> Self {
         self.step = Some(value.into());
         self
     }
-    ///Set `flagged_only`.
+    ///Set `flagged_only` (query): boolean, optional, default `false`.
     pub fn flagged_only(mut self, value: impl Into<bool>) -> Self {
         self.flagged_only = Some(value.into());
         self
     }
-    ///Set `time_from`.
+    ///Set `time_from` (query): string, optional.
     pub fn time_from(mut self, value: impl Into<String>) -> Self {
         self.time_from = Some(value.into());
         self
     }
-    ///Set `time_to`.
+    ///Set `time_to` (query): string, optional.
     pub fn time_to(mut self, value: impl Into<String>) -> Self {
         self.time_to = Some(value.into());
         self
     }
-    ///Set `page`.
-    pub fn page(mut self, value: impl Into<i64>) -> Self {
-        self.page = Some(value.into());
+    ///Set `page` (query): integer, optional, default `1`, at least 1.
+    pub fn page(mut self, value: impl Into<support::Integer>) -> Self {
+        self.page = Some(value.into().get());
         self
     }
-    ///Set `limit`.
-    pub fn limit(mut self, value: impl Into<i64>) -> Self {
-        self.limit = Some(value.into());
+    ///Set `limit` (query): integer, optional, default `20`, 1 to 100.
+    pub fn limit(mut self, value: impl Into<support::Integer>) -> Self {
+        self.limit = Some(value.into().get());
         self
     }
 }
@@ -4152,6 +4802,31 @@ impl Operation for ListAgentEvaluationResults {
     const IDEMPOTENT: bool = true;
     const KIND: Kind = Kind::Json;
     const PAGINATION: Pagination = Pagination::PageLimit;
+    const INPUTS: &'static [InputFact] = &[
+        InputFact::path("agent_id", "String", "string, required"),
+        InputFact::query("status", "String", false, "string, optional"),
+        InputFact::query("step", "String", false, "string, optional"),
+        InputFact::query(
+            "flagged_only",
+            "bool",
+            false,
+            "boolean, optional, default `false`",
+        ),
+        InputFact::query("time_from", "String", false, "string, optional"),
+        InputFact::query("time_to", "String", false, "string, optional"),
+        InputFact::query(
+            "page",
+            "i64",
+            false,
+            "integer, optional, default `1`, at least 1",
+        ),
+        InputFact::query(
+            "limit",
+            "i64",
+            false,
+            "integer, optional, default `20`, 1 to 100",
+        ),
+    ];
     fn path_and_query(&self) -> String {
         #[allow(unused_mut)]
         let mut out = String::with_capacity(64);
@@ -4173,6 +4848,8 @@ impl Operation for ListAgentEvaluationResults {
     }
     fn check(&self) -> Result<(), String> {
         check_segment("agent_id", &self.agent_id)?;
+        check_range("query parameter `page`", &self.page, Some(1i64), None)?;
+        check_range("query parameter `limit`", &self.limit, Some(1i64), Some(100i64))?;
         Ok(())
     }
 }
@@ -4194,17 +4871,17 @@ impl Paginated for ListAgentEvaluationResults {
 ///Answer: `types::AgentRunListResponse`.
 #[derive(Debug, Clone)]
 pub struct ListAgentRuns {
-    ///`agent_id` (path).
+    ///`agent_id` (path): string, required.
     pub agent_id: String,
-    ///`page` (query).
+    ///`page` (query): integer, optional, default `1`, at least 1.
     pub page: Option<i64>,
-    ///`limit` (query).
+    ///`limit` (query): integer, optional, default `50`, 1 to 100.
     pub limit: Option<i64>,
-    ///`status` (query).
+    ///`status` (query): one of `"pending"`, `"processing"`, `"completed"`, `"failed"`, `"queued"`, `"waiting_human"`, `"waiting_scheduled"`, optional.
     pub status: Option<types::RunStatus>,
 }
 impl ListAgentRuns {
-    ///Required inputs; optional ones have setters.
+    ///Takes the required inputs (`agent_id`); optional ones have setters.
     pub fn new(agent_id: impl Into<String>) -> Self {
         Self {
             agent_id: agent_id.into(),
@@ -4213,17 +4890,17 @@ impl ListAgentRuns {
             status: None,
         }
     }
-    ///Set `page`.
-    pub fn page(mut self, value: impl Into<i64>) -> Self {
-        self.page = Some(value.into());
+    ///Set `page` (query): integer, optional, default `1`, at least 1.
+    pub fn page(mut self, value: impl Into<support::Integer>) -> Self {
+        self.page = Some(value.into().get());
         self
     }
-    ///Set `limit`.
-    pub fn limit(mut self, value: impl Into<i64>) -> Self {
-        self.limit = Some(value.into());
+    ///Set `limit` (query): integer, optional, default `50`, 1 to 100.
+    pub fn limit(mut self, value: impl Into<support::Integer>) -> Self {
+        self.limit = Some(value.into().get());
         self
     }
-    ///Set `status`.
+    ///Set `status` (query): one of `"pending"`, `"processing"`, `"completed"`, `"failed"`, `"queued"`, `"waiting_human"`, `"waiting_scheduled"`, optional.
     pub fn status(mut self, value: impl Into<types::RunStatus>) -> Self {
         self.status = Some(value.into());
         self
@@ -4237,6 +4914,27 @@ impl Operation for ListAgentRuns {
     const IDEMPOTENT: bool = true;
     const KIND: Kind = Kind::Json;
     const PAGINATION: Pagination = Pagination::PageLimit;
+    const INPUTS: &'static [InputFact] = &[
+        InputFact::path("agent_id", "String", "string, required"),
+        InputFact::query(
+            "page",
+            "i64",
+            false,
+            "integer, optional, default `1`, at least 1",
+        ),
+        InputFact::query(
+            "limit",
+            "i64",
+            false,
+            "integer, optional, default `50`, 1 to 100",
+        ),
+        InputFact::query(
+            "status",
+            "RunStatus",
+            false,
+            "one of `\"pending\"`, `\"processing\"`, `\"completed\"`, `\"failed\"`, `\"queued\"`, `\"waiting_human\"`, `\"waiting_scheduled\"`, optional",
+        ),
+    ];
     fn path_and_query(&self) -> String {
         #[allow(unused_mut)]
         let mut out = String::with_capacity(64);
@@ -4254,6 +4952,8 @@ impl Operation for ListAgentRuns {
     }
     fn check(&self) -> Result<(), String> {
         check_segment("agent_id", &self.agent_id)?;
+        check_range("query parameter `page`", &self.page, Some(1i64), None)?;
+        check_range("query parameter `limit`", &self.limit, Some(1i64), Some(100i64))?;
         Ok(())
     }
 }
@@ -4275,24 +4975,24 @@ impl Paginated for ListAgentRuns {
 ///Answer: `types::AgentListResponse`.
 #[derive(Debug, Clone)]
 pub struct ListAgents {
-    ///`page` (query).
+    ///`page` (query): integer, optional, default `1`, at least 1.
     pub page: Option<i64>,
-    ///`limit` (query).
+    ///`limit` (query): integer, optional, default `20`, 1 to 100.
     pub limit: Option<i64>,
 }
 impl ListAgents {
-    ///Required inputs; optional ones have setters.
+    ///No required inputs; optional ones have setters.
     pub fn new() -> Self {
         Self { page: None, limit: None }
     }
-    ///Set `page`.
-    pub fn page(mut self, value: impl Into<i64>) -> Self {
-        self.page = Some(value.into());
+    ///Set `page` (query): integer, optional, default `1`, at least 1.
+    pub fn page(mut self, value: impl Into<support::Integer>) -> Self {
+        self.page = Some(value.into().get());
         self
     }
-    ///Set `limit`.
-    pub fn limit(mut self, value: impl Into<i64>) -> Self {
-        self.limit = Some(value.into());
+    ///Set `limit` (query): integer, optional, default `20`, 1 to 100.
+    pub fn limit(mut self, value: impl Into<support::Integer>) -> Self {
+        self.limit = Some(value.into().get());
         self
     }
 }
@@ -4309,6 +5009,20 @@ impl Operation for ListAgents {
     const IDEMPOTENT: bool = true;
     const KIND: Kind = Kind::Json;
     const PAGINATION: Pagination = Pagination::PageLimit;
+    const INPUTS: &'static [InputFact] = &[
+        InputFact::query(
+            "page",
+            "i64",
+            false,
+            "integer, optional, default `1`, at least 1",
+        ),
+        InputFact::query(
+            "limit",
+            "i64",
+            false,
+            "integer, optional, default `20`, 1 to 100",
+        ),
+    ];
     fn path_and_query(&self) -> String {
         #[allow(unused_mut)]
         let mut out = String::with_capacity(64);
@@ -4320,6 +5034,11 @@ impl Operation for ListAgents {
     }
     fn body(&self) -> Result<Option<Vec<u8>>, serde_json::Error> {
         Ok(None)
+    }
+    fn check(&self) -> Result<(), String> {
+        check_range("query parameter `page`", &self.page, Some(1i64), None)?;
+        check_range("query parameter `limit`", &self.limit, Some(1i64), Some(100i64))?;
+        Ok(())
     }
 }
 impl Paginated for ListAgents {
@@ -4340,19 +5059,19 @@ impl Paginated for ListAgents {
 ///Answer: `types::AlertConfigListResponse`.
 #[derive(Debug, Clone)]
 pub struct ListAlertConfigs {
-    ///`agent_id` (query).
+    ///`agent_id` (query): string, optional.
     pub agent_id: Option<String>,
-    ///`source_connection_id` (query).
+    ///`source_connection_id` (query): string, optional.
     pub source_connection_id: Option<String>,
-    ///`scope` (query).
+    ///`scope` (query): string, optional.
     pub scope: Option<String>,
-    ///`page` (query).
+    ///`page` (query): integer, optional, default `1`, at least 1.
     pub page: Option<i64>,
-    ///`limit` (query).
+    ///`limit` (query): integer, optional, default `50`, 1 to 100.
     pub limit: Option<i64>,
 }
 impl ListAlertConfigs {
-    ///Required inputs; optional ones have setters.
+    ///No required inputs; optional ones have setters.
     pub fn new() -> Self {
         Self {
             agent_id: None,
@@ -4362,29 +5081,29 @@ impl ListAlertConfigs {
             limit: None,
         }
     }
-    ///Set `agent_id`.
+    ///Set `agent_id` (query): string, optional.
     pub fn agent_id(mut self, value: impl Into<String>) -> Self {
         self.agent_id = Some(value.into());
         self
     }
-    ///Set `source_connection_id`.
+    ///Set `source_connection_id` (query): string, optional.
     pub fn source_connection_id(mut self, value: impl Into<String>) -> Self {
         self.source_connection_id = Some(value.into());
         self
     }
-    ///Set `scope`.
+    ///Set `scope` (query): string, optional.
     pub fn scope(mut self, value: impl Into<String>) -> Self {
         self.scope = Some(value.into());
         self
     }
-    ///Set `page`.
-    pub fn page(mut self, value: impl Into<i64>) -> Self {
-        self.page = Some(value.into());
+    ///Set `page` (query): integer, optional, default `1`, at least 1.
+    pub fn page(mut self, value: impl Into<support::Integer>) -> Self {
+        self.page = Some(value.into().get());
         self
     }
-    ///Set `limit`.
-    pub fn limit(mut self, value: impl Into<i64>) -> Self {
-        self.limit = Some(value.into());
+    ///Set `limit` (query): integer, optional, default `50`, 1 to 100.
+    pub fn limit(mut self, value: impl Into<support::Integer>) -> Self {
+        self.limit = Some(value.into().get());
         self
     }
 }
@@ -4401,6 +5120,23 @@ impl Operation for ListAlertConfigs {
     const IDEMPOTENT: bool = true;
     const KIND: Kind = Kind::Json;
     const PAGINATION: Pagination = Pagination::PageLimit;
+    const INPUTS: &'static [InputFact] = &[
+        InputFact::query("agent_id", "String", false, "string, optional"),
+        InputFact::query("source_connection_id", "String", false, "string, optional"),
+        InputFact::query("scope", "String", false, "string, optional"),
+        InputFact::query(
+            "page",
+            "i64",
+            false,
+            "integer, optional, default `1`, at least 1",
+        ),
+        InputFact::query(
+            "limit",
+            "i64",
+            false,
+            "integer, optional, default `50`, 1 to 100",
+        ),
+    ];
     fn path_and_query(&self) -> String {
         #[allow(unused_mut)]
         let mut out = String::with_capacity(64);
@@ -4419,6 +5155,11 @@ impl Operation for ListAlertConfigs {
     }
     fn body(&self) -> Result<Option<Vec<u8>>, serde_json::Error> {
         Ok(None)
+    }
+    fn check(&self) -> Result<(), String> {
+        check_range("query parameter `page`", &self.page, Some(1i64), None)?;
+        check_range("query parameter `limit`", &self.limit, Some(1i64), Some(100i64))?;
+        Ok(())
     }
 }
 impl Paginated for ListAlertConfigs {
@@ -4439,23 +5180,23 @@ impl Paginated for ListAlertConfigs {
 ///Answer: `types::AlertListResponse`.
 #[derive(Debug, Clone)]
 pub struct ListAlerts {
-    ///`page` (query).
+    ///`page` (query): integer, optional, default `1`, at least 1.
     pub page: Option<i64>,
-    ///`limit` (query).
+    ///`limit` (query): integer, optional, default `20`, 1 to 100.
     pub limit: Option<i64>,
-    ///`status` (query).
+    ///`status` (query): string, optional.
     pub status: Option<String>,
-    ///`agent_id` (query).
+    ///`agent_id` (query): string, optional.
     pub agent_id: Option<String>,
-    ///`source_connection_id` (query).
+    ///`source_connection_id` (query): string, optional.
     pub source_connection_id: Option<String>,
-    ///`time_from` (query).
+    ///`time_from` (query): string, optional, format `date-time`.
     pub time_from: Option<String>,
-    ///`time_to` (query).
+    ///`time_to` (query): string, optional, format `date-time`.
     pub time_to: Option<String>,
 }
 impl ListAlerts {
-    ///Required inputs; optional ones have setters.
+    ///No required inputs; optional ones have setters.
     pub fn new() -> Self {
         Self {
             page: None,
@@ -4467,37 +5208,37 @@ impl ListAlerts {
             time_to: None,
         }
     }
-    ///Set `page`.
-    pub fn page(mut self, value: impl Into<i64>) -> Self {
-        self.page = Some(value.into());
+    ///Set `page` (query): integer, optional, default `1`, at least 1.
+    pub fn page(mut self, value: impl Into<support::Integer>) -> Self {
+        self.page = Some(value.into().get());
         self
     }
-    ///Set `limit`.
-    pub fn limit(mut self, value: impl Into<i64>) -> Self {
-        self.limit = Some(value.into());
+    ///Set `limit` (query): integer, optional, default `20`, 1 to 100.
+    pub fn limit(mut self, value: impl Into<support::Integer>) -> Self {
+        self.limit = Some(value.into().get());
         self
     }
-    ///Set `status`.
+    ///Set `status` (query): string, optional.
     pub fn status(mut self, value: impl Into<String>) -> Self {
         self.status = Some(value.into());
         self
     }
-    ///Set `agent_id`.
+    ///Set `agent_id` (query): string, optional.
     pub fn agent_id(mut self, value: impl Into<String>) -> Self {
         self.agent_id = Some(value.into());
         self
     }
-    ///Set `source_connection_id`.
+    ///Set `source_connection_id` (query): string, optional.
     pub fn source_connection_id(mut self, value: impl Into<String>) -> Self {
         self.source_connection_id = Some(value.into());
         self
     }
-    ///Set `time_from`.
+    ///Set `time_from` (query): string, optional, format `date-time`.
     pub fn time_from(mut self, value: impl Into<String>) -> Self {
         self.time_from = Some(value.into());
         self
     }
-    ///Set `time_to`.
+    ///Set `time_to` (query): string, optional, format `date-time`.
     pub fn time_to(mut self, value: impl Into<String>) -> Self {
         self.time_to = Some(value.into());
         self
@@ -4516,6 +5257,35 @@ impl Operation for ListAlerts {
     const IDEMPOTENT: bool = true;
     const KIND: Kind = Kind::Json;
     const PAGINATION: Pagination = Pagination::PageLimit;
+    const INPUTS: &'static [InputFact] = &[
+        InputFact::query(
+            "page",
+            "i64",
+            false,
+            "integer, optional, default `1`, at least 1",
+        ),
+        InputFact::query(
+            "limit",
+            "i64",
+            false,
+            "integer, optional, default `20`, 1 to 100",
+        ),
+        InputFact::query("status", "String", false, "string, optional"),
+        InputFact::query("agent_id", "String", false, "string, optional"),
+        InputFact::query("source_connection_id", "String", false, "string, optional"),
+        InputFact::query(
+            "time_from",
+            "String",
+            false,
+            "string, optional, format `date-time`",
+        ),
+        InputFact::query(
+            "time_to",
+            "String",
+            false,
+            "string, optional, format `date-time`",
+        ),
+    ];
     fn path_and_query(&self) -> String {
         #[allow(unused_mut)]
         let mut out = String::with_capacity(64);
@@ -4537,6 +5307,11 @@ impl Operation for ListAlerts {
     fn body(&self) -> Result<Option<Vec<u8>>, serde_json::Error> {
         Ok(None)
     }
+    fn check(&self) -> Result<(), String> {
+        check_range("query parameter `page`", &self.page, Some(1i64), None)?;
+        check_range("query parameter `limit`", &self.limit, Some(1i64), Some(100i64))?;
+        Ok(())
+    }
 }
 impl Paginated for ListAlerts {
     type Item = types::AlertResponse;
@@ -4556,24 +5331,24 @@ impl Paginated for ListAlerts {
 ///Answer: `types::BlockedEmailSenderListResponse`.
 #[derive(Debug, Clone)]
 pub struct ListBlockedEmailSenders {
-    ///`limit` (query).
+    ///`limit` (query): integer, optional, default `50`, 1 to 200.
     pub limit: Option<i64>,
-    ///`offset` (query).
+    ///`offset` (query): integer, optional, default `0`, at least 0.
     pub offset: Option<i64>,
 }
 impl ListBlockedEmailSenders {
-    ///Required inputs; optional ones have setters.
+    ///No required inputs; optional ones have setters.
     pub fn new() -> Self {
         Self { limit: None, offset: None }
     }
-    ///Set `limit`.
-    pub fn limit(mut self, value: impl Into<i64>) -> Self {
-        self.limit = Some(value.into());
+    ///Set `limit` (query): integer, optional, default `50`, 1 to 200.
+    pub fn limit(mut self, value: impl Into<support::Integer>) -> Self {
+        self.limit = Some(value.into().get());
         self
     }
-    ///Set `offset`.
-    pub fn offset(mut self, value: impl Into<i64>) -> Self {
-        self.offset = Some(value.into());
+    ///Set `offset` (query): integer, optional, default `0`, at least 0.
+    pub fn offset(mut self, value: impl Into<support::Integer>) -> Self {
+        self.offset = Some(value.into().get());
         self
     }
 }
@@ -4590,6 +5365,20 @@ impl Operation for ListBlockedEmailSenders {
     const IDEMPOTENT: bool = true;
     const KIND: Kind = Kind::Json;
     const PAGINATION: Pagination = Pagination::LimitOffset;
+    const INPUTS: &'static [InputFact] = &[
+        InputFact::query(
+            "limit",
+            "i64",
+            false,
+            "integer, optional, default `50`, 1 to 200",
+        ),
+        InputFact::query(
+            "offset",
+            "i64",
+            false,
+            "integer, optional, default `0`, at least 0",
+        ),
+    ];
     fn path_and_query(&self) -> String {
         #[allow(unused_mut)]
         let mut out = String::with_capacity(64);
@@ -4601,6 +5390,11 @@ impl Operation for ListBlockedEmailSenders {
     }
     fn body(&self) -> Result<Option<Vec<u8>>, serde_json::Error> {
         Ok(None)
+    }
+    fn check(&self) -> Result<(), String> {
+        check_range("query parameter `limit`", &self.limit, Some(1i64), Some(200i64))?;
+        check_range("query parameter `offset`", &self.offset, Some(0i64), None)?;
+        Ok(())
     }
 }
 impl Paginated for ListBlockedEmailSenders {
@@ -4621,17 +5415,17 @@ impl Paginated for ListBlockedEmailSenders {
 ///Answer: `types::CompatibleRunListResponse`.
 #[derive(Debug, Clone)]
 pub struct ListCompatibleRuns {
-    ///`criteria_id` (path).
+    ///`criteria_id` (path): string, required.
     pub criteria_id: String,
-    ///`page` (query).
+    ///`page` (query): integer, optional, default `1`, at least 1.
     pub page: Option<i64>,
-    ///`limit` (query).
+    ///`limit` (query): integer, optional, default `20`, 1 to 100.
     pub limit: Option<i64>,
-    ///`started_after` (query).
+    ///`started_after` (query): string, optional, format `date-time`.
     pub started_after: Option<String>,
 }
 impl ListCompatibleRuns {
-    ///Required inputs; optional ones have setters.
+    ///Takes the required inputs (`criteria_id`); optional ones have setters.
     pub fn new(criteria_id: impl Into<String>) -> Self {
         Self {
             criteria_id: criteria_id.into(),
@@ -4640,17 +5434,17 @@ impl ListCompatibleRuns {
             started_after: None,
         }
     }
-    ///Set `page`.
-    pub fn page(mut self, value: impl Into<i64>) -> Self {
-        self.page = Some(value.into());
+    ///Set `page` (query): integer, optional, default `1`, at least 1.
+    pub fn page(mut self, value: impl Into<support::Integer>) -> Self {
+        self.page = Some(value.into().get());
         self
     }
-    ///Set `limit`.
-    pub fn limit(mut self, value: impl Into<i64>) -> Self {
-        self.limit = Some(value.into());
+    ///Set `limit` (query): integer, optional, default `20`, 1 to 100.
+    pub fn limit(mut self, value: impl Into<support::Integer>) -> Self {
+        self.limit = Some(value.into().get());
         self
     }
-    ///Set `started_after`.
+    ///Set `started_after` (query): string, optional, format `date-time`.
     pub fn started_after(mut self, value: impl Into<String>) -> Self {
         self.started_after = Some(value.into());
         self
@@ -4664,6 +5458,27 @@ impl Operation for ListCompatibleRuns {
     const IDEMPOTENT: bool = true;
     const KIND: Kind = Kind::Json;
     const PAGINATION: Pagination = Pagination::PageLimit;
+    const INPUTS: &'static [InputFact] = &[
+        InputFact::path("criteria_id", "String", "string, required"),
+        InputFact::query(
+            "page",
+            "i64",
+            false,
+            "integer, optional, default `1`, at least 1",
+        ),
+        InputFact::query(
+            "limit",
+            "i64",
+            false,
+            "integer, optional, default `20`, 1 to 100",
+        ),
+        InputFact::query(
+            "started_after",
+            "String",
+            false,
+            "string, optional, format `date-time`",
+        ),
+    ];
     fn path_and_query(&self) -> String {
         #[allow(unused_mut)]
         let mut out = String::with_capacity(64);
@@ -4681,6 +5496,8 @@ impl Operation for ListCompatibleRuns {
     }
     fn check(&self) -> Result<(), String> {
         check_segment("criteria_id", &self.criteria_id)?;
+        check_range("query parameter `page`", &self.page, Some(1i64), None)?;
+        check_range("query parameter `limit`", &self.limit, Some(1i64), Some(100i64))?;
         Ok(())
     }
 }
@@ -4702,15 +5519,15 @@ impl Paginated for ListCompatibleRuns {
 ///Answer: `types::ContentEmbeddingsListResponse`.
 #[derive(Debug, Clone)]
 pub struct ListContentEmbeddings {
-    ///`source_connection_content_version` (path).
+    ///`source_connection_content_version` (path): string, required.
     pub source_connection_content_version: String,
-    ///`page` (query).
+    ///`page` (query): integer, optional, default `1`.
     pub page: Option<i64>,
-    ///`limit` (query).
+    ///`limit` (query): integer, optional, default `20`.
     pub limit: Option<i64>,
 }
 impl ListContentEmbeddings {
-    ///Required inputs; optional ones have setters.
+    ///Takes the required inputs (`source_connection_content_version`); optional ones have setters.
     pub fn new(source_connection_content_version: impl Into<String>) -> Self {
         Self {
             source_connection_content_version: source_connection_content_version.into(),
@@ -4718,14 +5535,14 @@ impl ListContentEmbeddings {
             limit: None,
         }
     }
-    ///Set `page`.
-    pub fn page(mut self, value: impl Into<i64>) -> Self {
-        self.page = Some(value.into());
+    ///Set `page` (query): integer, optional, default `1`.
+    pub fn page(mut self, value: impl Into<support::Integer>) -> Self {
+        self.page = Some(value.into().get());
         self
     }
-    ///Set `limit`.
-    pub fn limit(mut self, value: impl Into<i64>) -> Self {
-        self.limit = Some(value.into());
+    ///Set `limit` (query): integer, optional, default `20`.
+    pub fn limit(mut self, value: impl Into<support::Integer>) -> Self {
+        self.limit = Some(value.into().get());
         self
     }
 }
@@ -4737,6 +5554,15 @@ impl Operation for ListContentEmbeddings {
     const IDEMPOTENT: bool = true;
     const KIND: Kind = Kind::Json;
     const PAGINATION: Pagination = Pagination::PageLimit;
+    const INPUTS: &'static [InputFact] = &[
+        InputFact::path(
+            "source_connection_content_version",
+            "String",
+            "string, required",
+        ),
+        InputFact::query("page", "i64", false, "integer, optional, default `1`"),
+        InputFact::query("limit", "i64", false, "integer, optional, default `20`"),
+    ];
     fn path_and_query(&self) -> String {
         #[allow(unused_mut)]
         let mut out = String::with_capacity(64);
@@ -4778,7 +5604,7 @@ impl Paginated for ListContentEmbeddings {
 #[derive(Debug, Clone)]
 pub struct ListEmailDomains {}
 impl ListEmailDomains {
-    ///Required inputs; optional ones have setters.
+    ///No required inputs.
     pub fn new() -> Self {
         Self {}
     }
@@ -4796,6 +5622,7 @@ impl Operation for ListEmailDomains {
     const IDEMPOTENT: bool = true;
     const KIND: Kind = Kind::Json;
     const PAGINATION: Pagination = Pagination::None;
+    const INPUTS: &'static [InputFact] = &[];
     fn path_and_query(&self) -> String {
         #[allow(unused_mut)]
         let mut out = String::with_capacity(64);
@@ -4811,15 +5638,15 @@ impl Operation for ListEmailDomains {
 ///Answer: `Vec<types::EvaluationCriteriaResponse>`.
 #[derive(Debug, Clone)]
 pub struct ListEvaluationCriteria {
-    ///`agent_id` (path).
+    ///`agent_id` (path): string, required.
     pub agent_id: String,
-    ///`page` (query).
+    ///`page` (query): integer, optional, default `1`, at least 1.
     pub page: Option<i64>,
-    ///`limit` (query).
+    ///`limit` (query): integer, optional, default `20`, 1 to 100.
     pub limit: Option<i64>,
 }
 impl ListEvaluationCriteria {
-    ///Required inputs; optional ones have setters.
+    ///Takes the required inputs (`agent_id`); optional ones have setters.
     pub fn new(agent_id: impl Into<String>) -> Self {
         Self {
             agent_id: agent_id.into(),
@@ -4827,14 +5654,14 @@ impl ListEvaluationCriteria {
             limit: None,
         }
     }
-    ///Set `page`.
-    pub fn page(mut self, value: impl Into<i64>) -> Self {
-        self.page = Some(value.into());
+    ///Set `page` (query): integer, optional, default `1`, at least 1.
+    pub fn page(mut self, value: impl Into<support::Integer>) -> Self {
+        self.page = Some(value.into().get());
         self
     }
-    ///Set `limit`.
-    pub fn limit(mut self, value: impl Into<i64>) -> Self {
-        self.limit = Some(value.into());
+    ///Set `limit` (query): integer, optional, default `20`, 1 to 100.
+    pub fn limit(mut self, value: impl Into<support::Integer>) -> Self {
+        self.limit = Some(value.into().get());
         self
     }
 }
@@ -4846,6 +5673,21 @@ impl Operation for ListEvaluationCriteria {
     const IDEMPOTENT: bool = true;
     const KIND: Kind = Kind::Json;
     const PAGINATION: Pagination = Pagination::None;
+    const INPUTS: &'static [InputFact] = &[
+        InputFact::path("agent_id", "String", "string, required"),
+        InputFact::query(
+            "page",
+            "i64",
+            false,
+            "integer, optional, default `1`, at least 1",
+        ),
+        InputFact::query(
+            "limit",
+            "i64",
+            false,
+            "integer, optional, default `20`, 1 to 100",
+        ),
+    ];
     fn path_and_query(&self) -> String {
         #[allow(unused_mut)]
         let mut out = String::with_capacity(64);
@@ -4862,6 +5704,8 @@ impl Operation for ListEvaluationCriteria {
     }
     fn check(&self) -> Result<(), String> {
         check_segment("agent_id", &self.agent_id)?;
+        check_range("query parameter `page`", &self.page, Some(1i64), None)?;
+        check_range("query parameter `limit`", &self.limit, Some(1i64), Some(100i64))?;
         Ok(())
     }
 }
@@ -4870,23 +5714,23 @@ impl Operation for ListEvaluationCriteria {
 ///Answer: `types::EvaluationResultListResponse`.
 #[derive(Debug, Clone)]
 pub struct ListEvaluationResults {
-    ///`criteria_id` (path).
+    ///`criteria_id` (path): string, required.
     pub criteria_id: String,
-    ///`status` (query).
+    ///`status` (query): string, optional.
     pub status: Option<String>,
-    ///`flagged_only` (query).
+    ///`flagged_only` (query): boolean, optional, default `false`.
     pub flagged_only: Option<bool>,
-    ///`time_from` (query).
+    ///`time_from` (query): string, optional.
     pub time_from: Option<String>,
-    ///`time_to` (query).
+    ///`time_to` (query): string, optional.
     pub time_to: Option<String>,
-    ///`page` (query).
+    ///`page` (query): integer, optional, default `1`, at least 1.
     pub page: Option<i64>,
-    ///`limit` (query).
+    ///`limit` (query): integer, optional, default `20`, 1 to 100.
     pub limit: Option<i64>,
 }
 impl ListEvaluationResults {
-    ///Required inputs; optional ones have setters.
+    ///Takes the required inputs (`criteria_id`); optional ones have setters.
     pub fn new(criteria_id: impl Into<String>) -> Self {
         Self {
             criteria_id: criteria_id.into(),
@@ -4898,34 +5742,34 @@ impl ListEvaluationResults {
             limit: None,
         }
     }
-    ///Set `status`.
+    ///Set `status` (query): string, optional.
     pub fn status(mut self, value: impl Into<String>) -> Self {
         self.status = Some(value.into());
         self
     }
-    ///Set `flagged_only`.
+    ///Set `flagged_only` (query): boolean, optional, default `false`.
     pub fn flagged_only(mut self, value: impl Into<bool>) -> Self {
         self.flagged_only = Some(value.into());
         self
     }
-    ///Set `time_from`.
+    ///Set `time_from` (query): string, optional.
     pub fn time_from(mut self, value: impl Into<String>) -> Self {
         self.time_from = Some(value.into());
         self
     }
-    ///Set `time_to`.
+    ///Set `time_to` (query): string, optional.
     pub fn time_to(mut self, value: impl Into<String>) -> Self {
         self.time_to = Some(value.into());
         self
     }
-    ///Set `page`.
-    pub fn page(mut self, value: impl Into<i64>) -> Self {
-        self.page = Some(value.into());
+    ///Set `page` (query): integer, optional, default `1`, at least 1.
+    pub fn page(mut self, value: impl Into<support::Integer>) -> Self {
+        self.page = Some(value.into().get());
         self
     }
-    ///Set `limit`.
-    pub fn limit(mut self, value: impl Into<i64>) -> Self {
-        self.limit = Some(value.into());
+    ///Set `limit` (query): integer, optional, default `20`, 1 to 100.
+    pub fn limit(mut self, value: impl Into<support::Integer>) -> Self {
+        self.limit = Some(value.into().get());
         self
     }
 }
@@ -4937,6 +5781,30 @@ impl Operation for ListEvaluationResults {
     const IDEMPOTENT: bool = true;
     const KIND: Kind = Kind::Json;
     const PAGINATION: Pagination = Pagination::PageLimit;
+    const INPUTS: &'static [InputFact] = &[
+        InputFact::path("criteria_id", "String", "string, required"),
+        InputFact::query("status", "String", false, "string, optional"),
+        InputFact::query(
+            "flagged_only",
+            "bool",
+            false,
+            "boolean, optional, default `false`",
+        ),
+        InputFact::query("time_from", "String", false, "string, optional"),
+        InputFact::query("time_to", "String", false, "string, optional"),
+        InputFact::query(
+            "page",
+            "i64",
+            false,
+            "integer, optional, default `1`, at least 1",
+        ),
+        InputFact::query(
+            "limit",
+            "i64",
+            false,
+            "integer, optional, default `20`, 1 to 100",
+        ),
+    ];
     fn path_and_query(&self) -> String {
         #[allow(unused_mut)]
         let mut out = String::with_capacity(64);
@@ -4957,6 +5825,8 @@ impl Operation for ListEvaluationResults {
     }
     fn check(&self) -> Result<(), String> {
         check_segment("criteria_id", &self.criteria_id)?;
+        check_range("query parameter `page`", &self.page, Some(1i64), None)?;
+        check_range("query parameter `limit`", &self.limit, Some(1i64), Some(100i64))?;
         Ok(())
     }
 }
@@ -4978,23 +5848,23 @@ impl Paginated for ListEvaluationResults {
 ///Answer: `types::EvaluationRunSummaryListResponse`.
 #[derive(Debug, Clone)]
 pub struct ListEvaluationRuns {
-    ///`agent_id` (path).
+    ///`agent_id` (path): string, required.
     pub agent_id: String,
-    ///`status` (query).
+    ///`status` (query): string, optional.
     pub status: Option<String>,
-    ///`step` (query).
+    ///`step` (query): string, optional.
     pub step: Option<String>,
-    ///`time_from` (query).
+    ///`time_from` (query): string, optional.
     pub time_from: Option<String>,
-    ///`time_to` (query).
+    ///`time_to` (query): string, optional.
     pub time_to: Option<String>,
-    ///`page` (query).
+    ///`page` (query): integer, optional, default `1`, at least 1.
     pub page: Option<i64>,
-    ///`limit` (query).
+    ///`limit` (query): integer, optional, default `20`, 1 to 100.
     pub limit: Option<i64>,
 }
 impl ListEvaluationRuns {
-    ///Required inputs; optional ones have setters.
+    ///Takes the required inputs (`agent_id`); optional ones have setters.
     pub fn new(agent_id: impl Into<String>) -> Self {
         Self {
             agent_id: agent_id.into(),
@@ -5006,34 +5876,34 @@ impl ListEvaluationRuns {
             limit: None,
         }
     }
-    ///Set `status`.
+    ///Set `status` (query): string, optional.
     pub fn status(mut self, value: impl Into<String>) -> Self {
         self.status = Some(value.into());
         self
     }
-    ///Set `step`.
+    ///Set `step` (query): string, optional.
     pub fn step(mut self, value: impl Into<String>) -> Self {
         self.step = Some(value.into());
         self
     }
-    ///Set `time_from`.
+    ///Set `time_from` (query): string, optional.
     pub fn time_from(mut self, value: impl Into<String>) -> Self {
         self.time_from = Some(value.into());
         self
     }
-    ///Set `time_to`.
+    ///Set `time_to` (query): string, optional.
     pub fn time_to(mut self, value: impl Into<String>) -> Self {
         self.time_to = Some(value.into());
         self
     }
-    ///Set `page`.
-    pub fn page(mut self, value: impl Into<i64>) -> Self {
-        self.page = Some(value.into());
+    ///Set `page` (query): integer, optional, default `1`, at least 1.
+    pub fn page(mut self, value: impl Into<support::Integer>) -> Self {
+        self.page = Some(value.into().get());
         self
     }
-    ///Set `limit`.
-    pub fn limit(mut self, value: impl Into<i64>) -> Self {
-        self.limit = Some(value.into());
+    ///Set `limit` (query): integer, optional, default `20`, 1 to 100.
+    pub fn limit(mut self, value: impl Into<support::Integer>) -> Self {
+        self.limit = Some(value.into().get());
         self
     }
 }
@@ -5045,6 +5915,25 @@ impl Operation for ListEvaluationRuns {
     const IDEMPOTENT: bool = true;
     const KIND: Kind = Kind::Json;
     const PAGINATION: Pagination = Pagination::PageLimit;
+    const INPUTS: &'static [InputFact] = &[
+        InputFact::path("agent_id", "String", "string, required"),
+        InputFact::query("status", "String", false, "string, optional"),
+        InputFact::query("step", "String", false, "string, optional"),
+        InputFact::query("time_from", "String", false, "string, optional"),
+        InputFact::query("time_to", "String", false, "string, optional"),
+        InputFact::query(
+            "page",
+            "i64",
+            false,
+            "integer, optional, default `1`, at least 1",
+        ),
+        InputFact::query(
+            "limit",
+            "i64",
+            false,
+            "integer, optional, default `20`, 1 to 100",
+        ),
+    ];
     fn path_and_query(&self) -> String {
         #[allow(unused_mut)]
         let mut out = String::with_capacity(64);
@@ -5065,6 +5954,8 @@ impl Operation for ListEvaluationRuns {
     }
     fn check(&self) -> Result<(), String> {
         check_segment("agent_id", &self.agent_id)?;
+        check_range("query parameter `page`", &self.page, Some(1i64), None)?;
+        check_range("query parameter `limit`", &self.limit, Some(1i64), Some(100i64))?;
         Ok(())
     }
 }
@@ -5086,19 +5977,19 @@ impl Paginated for ListEvaluationRuns {
 ///Answer: `types::ExperimentListResponse`.
 #[derive(Debug, Clone)]
 pub struct ListExperiments {
-    ///`days` (query).
+    ///`days` (query): integer, optional, default `30`, 1 to 730.
     pub days: Option<i64>,
-    ///`start_date` (query).
+    ///`start_date` (query): string, optional, format `date`.
     pub start_date: Option<String>,
-    ///`end_date` (query).
+    ///`end_date` (query): string, optional, format `date`.
     pub end_date: Option<String>,
-    ///`limit` (query).
+    ///`limit` (query): integer, optional, default `20`, 1 to 50.
     pub limit: Option<i64>,
-    ///`offset` (query).
+    ///`offset` (query): integer, optional, default `0`, at least 0.
     pub offset: Option<i64>,
 }
 impl ListExperiments {
-    ///Required inputs; optional ones have setters.
+    ///No required inputs; optional ones have setters.
     pub fn new() -> Self {
         Self {
             days: None,
@@ -5108,29 +5999,29 @@ impl ListExperiments {
             offset: None,
         }
     }
-    ///Set `days`.
-    pub fn days(mut self, value: impl Into<i64>) -> Self {
-        self.days = Some(value.into());
+    ///Set `days` (query): integer, optional, default `30`, 1 to 730.
+    pub fn days(mut self, value: impl Into<support::Integer>) -> Self {
+        self.days = Some(value.into().get());
         self
     }
-    ///Set `start_date`.
+    ///Set `start_date` (query): string, optional, format `date`.
     pub fn start_date(mut self, value: impl Into<String>) -> Self {
         self.start_date = Some(value.into());
         self
     }
-    ///Set `end_date`.
+    ///Set `end_date` (query): string, optional, format `date`.
     pub fn end_date(mut self, value: impl Into<String>) -> Self {
         self.end_date = Some(value.into());
         self
     }
-    ///Set `limit`.
-    pub fn limit(mut self, value: impl Into<i64>) -> Self {
-        self.limit = Some(value.into());
+    ///Set `limit` (query): integer, optional, default `20`, 1 to 50.
+    pub fn limit(mut self, value: impl Into<support::Integer>) -> Self {
+        self.limit = Some(value.into().get());
         self
     }
-    ///Set `offset`.
-    pub fn offset(mut self, value: impl Into<i64>) -> Self {
-        self.offset = Some(value.into());
+    ///Set `offset` (query): integer, optional, default `0`, at least 0.
+    pub fn offset(mut self, value: impl Into<support::Integer>) -> Self {
+        self.offset = Some(value.into().get());
         self
     }
 }
@@ -5147,6 +6038,33 @@ impl Operation for ListExperiments {
     const IDEMPOTENT: bool = true;
     const KIND: Kind = Kind::Json;
     const PAGINATION: Pagination = Pagination::LimitOffset;
+    const INPUTS: &'static [InputFact] = &[
+        InputFact::query(
+            "days",
+            "i64",
+            false,
+            "integer, optional, default `30`, 1 to 730",
+        ),
+        InputFact::query(
+            "start_date",
+            "String",
+            false,
+            "string, optional, format `date`",
+        ),
+        InputFact::query("end_date", "String", false, "string, optional, format `date`"),
+        InputFact::query(
+            "limit",
+            "i64",
+            false,
+            "integer, optional, default `20`, 1 to 50",
+        ),
+        InputFact::query(
+            "offset",
+            "i64",
+            false,
+            "integer, optional, default `0`, at least 0",
+        ),
+    ];
     fn path_and_query(&self) -> String {
         #[allow(unused_mut)]
         let mut out = String::with_capacity(64);
@@ -5161,6 +6079,12 @@ impl Operation for ListExperiments {
     }
     fn body(&self) -> Result<Option<Vec<u8>>, serde_json::Error> {
         Ok(None)
+    }
+    fn check(&self) -> Result<(), String> {
+        check_range("query parameter `days`", &self.days, Some(1i64), Some(730i64))?;
+        check_range("query parameter `limit`", &self.limit, Some(1i64), Some(50i64))?;
+        check_range("query parameter `offset`", &self.offset, Some(0i64), None)?;
+        Ok(())
     }
 }
 impl Paginated for ListExperiments {
@@ -5181,17 +6105,17 @@ impl Paginated for ListExperiments {
 ///Answer: `Vec<types::GovernanceConversationResponse>`.
 #[derive(Debug, Clone)]
 pub struct ListGovernanceAiConversations {
-    ///`limit` (query).
+    ///`limit` (query): integer, optional, default `20`, 1 to 100.
     pub limit: Option<i64>,
 }
 impl ListGovernanceAiConversations {
-    ///Required inputs; optional ones have setters.
+    ///No required inputs; optional ones have setters.
     pub fn new() -> Self {
         Self { limit: None }
     }
-    ///Set `limit`.
-    pub fn limit(mut self, value: impl Into<i64>) -> Self {
-        self.limit = Some(value.into());
+    ///Set `limit` (query): integer, optional, default `20`, 1 to 100.
+    pub fn limit(mut self, value: impl Into<support::Integer>) -> Self {
+        self.limit = Some(value.into().get());
         self
     }
 }
@@ -5208,6 +6132,14 @@ impl Operation for ListGovernanceAiConversations {
     const IDEMPOTENT: bool = true;
     const KIND: Kind = Kind::Json;
     const PAGINATION: Pagination = Pagination::None;
+    const INPUTS: &'static [InputFact] = &[
+        InputFact::query(
+            "limit",
+            "i64",
+            false,
+            "integer, optional, default `20`, 1 to 100",
+        ),
+    ];
     fn path_and_query(&self) -> String {
         #[allow(unused_mut)]
         let mut out = String::with_capacity(64);
@@ -5219,33 +6151,37 @@ impl Operation for ListGovernanceAiConversations {
     fn body(&self) -> Result<Option<Vec<u8>>, serde_json::Error> {
         Ok(None)
     }
+    fn check(&self) -> Result<(), String> {
+        check_range("query parameter `limit`", &self.limit, Some(1i64), Some(100i64))?;
+        Ok(())
+    }
 }
 ///`GET /agents/inbound-email-rejections`: List discarded inbound emails
 ///
 ///Answer: `Vec<types::InboundEmailRejectionResponse>`.
 #[derive(Debug, Clone)]
 pub struct ListInboundEmailRejections {
-    ///`agent_id` (query).
+    ///`agent_id` (query): string, optional.
     pub agent_id: Option<String>,
-    ///`limit` (query).
+    ///`limit` (query): integer, optional, default `50`, 1 to 200.
     pub limit: Option<i64>,
 }
 impl ListInboundEmailRejections {
-    ///Required inputs; optional ones have setters.
+    ///No required inputs; optional ones have setters.
     pub fn new() -> Self {
         Self {
             agent_id: None,
             limit: None,
         }
     }
-    ///Set `agent_id`.
+    ///Set `agent_id` (query): string, optional.
     pub fn agent_id(mut self, value: impl Into<String>) -> Self {
         self.agent_id = Some(value.into());
         self
     }
-    ///Set `limit`.
-    pub fn limit(mut self, value: impl Into<i64>) -> Self {
-        self.limit = Some(value.into());
+    ///Set `limit` (query): integer, optional, default `50`, 1 to 200.
+    pub fn limit(mut self, value: impl Into<support::Integer>) -> Self {
+        self.limit = Some(value.into().get());
         self
     }
 }
@@ -5262,6 +6198,15 @@ impl Operation for ListInboundEmailRejections {
     const IDEMPOTENT: bool = true;
     const KIND: Kind = Kind::Json;
     const PAGINATION: Pagination = Pagination::None;
+    const INPUTS: &'static [InputFact] = &[
+        InputFact::query("agent_id", "String", false, "string, optional"),
+        InputFact::query(
+            "limit",
+            "i64",
+            false,
+            "integer, optional, default `50`, 1 to 200",
+        ),
+    ];
     fn path_and_query(&self) -> String {
         #[allow(unused_mut)]
         let mut out = String::with_capacity(64);
@@ -5274,23 +6219,27 @@ impl Operation for ListInboundEmailRejections {
     fn body(&self) -> Result<Option<Vec<u8>>, serde_json::Error> {
         Ok(None)
     }
+    fn check(&self) -> Result<(), String> {
+        check_range("query parameter `limit`", &self.limit, Some(1i64), Some(200i64))?;
+        Ok(())
+    }
 }
 ///`GET /knowledge_bases`: List Knowledge Bases
 ///
 ///Answer: `types::KnowledgeBaseListResponseModel`.
 #[derive(Debug, Clone)]
 pub struct ListKnowledgeBases {
-    ///`page` (query).
+    ///`page` (query): integer, optional, default `1`, at least 1.
     pub page: Option<i64>,
-    ///`limit` (query).
+    ///`limit` (query): integer, optional, default `20`, 1 to 100.
     pub limit: Option<i64>,
-    ///`sort` (query).
+    ///`sort` (query): string, optional, default `"created_at"`.
     pub sort: Option<String>,
-    ///`order` (query).
+    ///`order` (query): string, optional, default `"desc"`, matches `"^(asc|desc)$"`.
     pub order: Option<String>,
 }
 impl ListKnowledgeBases {
-    ///Required inputs; optional ones have setters.
+    ///No required inputs; optional ones have setters.
     pub fn new() -> Self {
         Self {
             page: None,
@@ -5299,22 +6248,22 @@ impl ListKnowledgeBases {
             order: None,
         }
     }
-    ///Set `page`.
-    pub fn page(mut self, value: impl Into<i64>) -> Self {
-        self.page = Some(value.into());
+    ///Set `page` (query): integer, optional, default `1`, at least 1.
+    pub fn page(mut self, value: impl Into<support::Integer>) -> Self {
+        self.page = Some(value.into().get());
         self
     }
-    ///Set `limit`.
-    pub fn limit(mut self, value: impl Into<i64>) -> Self {
-        self.limit = Some(value.into());
+    ///Set `limit` (query): integer, optional, default `20`, 1 to 100.
+    pub fn limit(mut self, value: impl Into<support::Integer>) -> Self {
+        self.limit = Some(value.into().get());
         self
     }
-    ///Set `sort`.
+    ///Set `sort` (query): string, optional, default `"created_at"`.
     pub fn sort(mut self, value: impl Into<String>) -> Self {
         self.sort = Some(value.into());
         self
     }
-    ///Set `order`.
+    ///Set `order` (query): string, optional, default `"desc"`, matches `"^(asc|desc)$"`.
     pub fn order(mut self, value: impl Into<String>) -> Self {
         self.order = Some(value.into());
         self
@@ -5333,6 +6282,32 @@ impl Operation for ListKnowledgeBases {
     const IDEMPOTENT: bool = true;
     const KIND: Kind = Kind::Json;
     const PAGINATION: Pagination = Pagination::PageLimit;
+    const INPUTS: &'static [InputFact] = &[
+        InputFact::query(
+            "page",
+            "i64",
+            false,
+            "integer, optional, default `1`, at least 1",
+        ),
+        InputFact::query(
+            "limit",
+            "i64",
+            false,
+            "integer, optional, default `20`, 1 to 100",
+        ),
+        InputFact::query(
+            "sort",
+            "String",
+            false,
+            "string, optional, default `\"created_at\"`",
+        ),
+        InputFact::query(
+            "order",
+            "String",
+            false,
+            "string, optional, default `\"desc\"`, matches `\"^(asc|desc)$\"`",
+        ),
+    ];
     fn path_and_query(&self) -> String {
         #[allow(unused_mut)]
         let mut out = String::with_capacity(64);
@@ -5346,6 +6321,11 @@ impl Operation for ListKnowledgeBases {
     }
     fn body(&self) -> Result<Option<Vec<u8>>, serde_json::Error> {
         Ok(None)
+    }
+    fn check(&self) -> Result<(), String> {
+        check_range("query parameter `page`", &self.page, Some(1i64), None)?;
+        check_range("query parameter `limit`", &self.limit, Some(1i64), Some(100i64))?;
+        Ok(())
     }
 }
 impl Paginated for ListKnowledgeBases {
@@ -5367,7 +6347,7 @@ impl Paginated for ListKnowledgeBases {
 #[derive(Debug, Clone)]
 pub struct ListMemoryBankTemplates {}
 impl ListMemoryBankTemplates {
-    ///Required inputs; optional ones have setters.
+    ///No required inputs.
     pub fn new() -> Self {
         Self {}
     }
@@ -5385,6 +6365,7 @@ impl Operation for ListMemoryBankTemplates {
     const IDEMPOTENT: bool = true;
     const KIND: Kind = Kind::Json;
     const PAGINATION: Pagination = Pagination::None;
+    const INPUTS: &'static [InputFact] = &[];
     fn path_and_query(&self) -> String {
         #[allow(unused_mut)]
         let mut out = String::with_capacity(64);
@@ -5400,19 +6381,19 @@ impl Operation for ListMemoryBankTemplates {
 ///Answer: `types::MemoryBankListResponseModel`.
 #[derive(Debug, Clone)]
 pub struct ListMemoryBanks {
-    ///`page` (query).
+    ///`page` (query): integer, optional, default `1`, at least 1.
     pub page: Option<i64>,
-    ///`limit` (query).
+    ///`limit` (query): integer, optional, default `20`, 1 to 100.
     pub limit: Option<i64>,
-    ///`sort` (query).
+    ///`sort` (query): string, optional, default `"created_at"`.
     pub sort: Option<String>,
-    ///`order` (query).
+    ///`order` (query): string, optional, default `"desc"`, matches `"^(asc|desc)$"`.
     pub order: Option<String>,
-    ///`type` (query).
+    ///`type` (query): string, optional.
     pub r#type: Option<String>,
 }
 impl ListMemoryBanks {
-    ///Required inputs; optional ones have setters.
+    ///No required inputs; optional ones have setters.
     pub fn new() -> Self {
         Self {
             page: None,
@@ -5422,27 +6403,27 @@ impl ListMemoryBanks {
             r#type: None,
         }
     }
-    ///Set `page`.
-    pub fn page(mut self, value: impl Into<i64>) -> Self {
-        self.page = Some(value.into());
+    ///Set `page` (query): integer, optional, default `1`, at least 1.
+    pub fn page(mut self, value: impl Into<support::Integer>) -> Self {
+        self.page = Some(value.into().get());
         self
     }
-    ///Set `limit`.
-    pub fn limit(mut self, value: impl Into<i64>) -> Self {
-        self.limit = Some(value.into());
+    ///Set `limit` (query): integer, optional, default `20`, 1 to 100.
+    pub fn limit(mut self, value: impl Into<support::Integer>) -> Self {
+        self.limit = Some(value.into().get());
         self
     }
-    ///Set `sort`.
+    ///Set `sort` (query): string, optional, default `"created_at"`.
     pub fn sort(mut self, value: impl Into<String>) -> Self {
         self.sort = Some(value.into());
         self
     }
-    ///Set `order`.
+    ///Set `order` (query): string, optional, default `"desc"`, matches `"^(asc|desc)$"`.
     pub fn order(mut self, value: impl Into<String>) -> Self {
         self.order = Some(value.into());
         self
     }
-    ///Set `type`.
+    ///Set `type` (query): string, optional.
     pub fn r#type(mut self, value: impl Into<String>) -> Self {
         self.r#type = Some(value.into());
         self
@@ -5461,6 +6442,33 @@ impl Operation for ListMemoryBanks {
     const IDEMPOTENT: bool = true;
     const KIND: Kind = Kind::Json;
     const PAGINATION: Pagination = Pagination::PageLimit;
+    const INPUTS: &'static [InputFact] = &[
+        InputFact::query(
+            "page",
+            "i64",
+            false,
+            "integer, optional, default `1`, at least 1",
+        ),
+        InputFact::query(
+            "limit",
+            "i64",
+            false,
+            "integer, optional, default `20`, 1 to 100",
+        ),
+        InputFact::query(
+            "sort",
+            "String",
+            false,
+            "string, optional, default `\"created_at\"`",
+        ),
+        InputFact::query(
+            "order",
+            "String",
+            false,
+            "string, optional, default `\"desc\"`, matches `\"^(asc|desc)$\"`",
+        ),
+        InputFact::query("type", "String", false, "string, optional"),
+    ];
     fn path_and_query(&self) -> String {
         #[allow(unused_mut)]
         let mut out = String::with_capacity(64);
@@ -5475,6 +6483,11 @@ impl Operation for ListMemoryBanks {
     }
     fn body(&self) -> Result<Option<Vec<u8>>, serde_json::Error> {
         Ok(None)
+    }
+    fn check(&self) -> Result<(), String> {
+        check_range("query parameter `page`", &self.page, Some(1i64), None)?;
+        check_range("query parameter `limit`", &self.limit, Some(1i64), Some(100i64))?;
+        Ok(())
     }
 }
 impl Paginated for ListMemoryBanks {
@@ -5495,17 +6508,17 @@ impl Paginated for ListMemoryBanks {
 ///Answer: `types::ModelAlertListResponse`.
 #[derive(Debug, Clone)]
 pub struct ListModelAlerts {
-    ///`agent_id` (query).
+    ///`agent_id` (query): string, optional.
     pub agent_id: Option<String>,
-    ///`unread_only` (query).
+    ///`unread_only` (query): boolean, optional, default `false`.
     pub unread_only: Option<bool>,
-    ///`limit` (query).
+    ///`limit` (query): integer, optional, default `50`, 1 to 100.
     pub limit: Option<i64>,
-    ///`offset` (query).
+    ///`offset` (query): integer, optional, default `0`, at least 0.
     pub offset: Option<i64>,
 }
 impl ListModelAlerts {
-    ///Required inputs; optional ones have setters.
+    ///No required inputs; optional ones have setters.
     pub fn new() -> Self {
         Self {
             agent_id: None,
@@ -5514,24 +6527,24 @@ impl ListModelAlerts {
             offset: None,
         }
     }
-    ///Set `agent_id`.
+    ///Set `agent_id` (query): string, optional.
     pub fn agent_id(mut self, value: impl Into<String>) -> Self {
         self.agent_id = Some(value.into());
         self
     }
-    ///Set `unread_only`.
+    ///Set `unread_only` (query): boolean, optional, default `false`.
     pub fn unread_only(mut self, value: impl Into<bool>) -> Self {
         self.unread_only = Some(value.into());
         self
     }
-    ///Set `limit`.
-    pub fn limit(mut self, value: impl Into<i64>) -> Self {
-        self.limit = Some(value.into());
+    ///Set `limit` (query): integer, optional, default `50`, 1 to 100.
+    pub fn limit(mut self, value: impl Into<support::Integer>) -> Self {
+        self.limit = Some(value.into().get());
         self
     }
-    ///Set `offset`.
-    pub fn offset(mut self, value: impl Into<i64>) -> Self {
-        self.offset = Some(value.into());
+    ///Set `offset` (query): integer, optional, default `0`, at least 0.
+    pub fn offset(mut self, value: impl Into<support::Integer>) -> Self {
+        self.offset = Some(value.into().get());
         self
     }
 }
@@ -5548,6 +6561,27 @@ impl Operation for ListModelAlerts {
     const IDEMPOTENT: bool = true;
     const KIND: Kind = Kind::Json;
     const PAGINATION: Pagination = Pagination::LimitOffset;
+    const INPUTS: &'static [InputFact] = &[
+        InputFact::query("agent_id", "String", false, "string, optional"),
+        InputFact::query(
+            "unread_only",
+            "bool",
+            false,
+            "boolean, optional, default `false`",
+        ),
+        InputFact::query(
+            "limit",
+            "i64",
+            false,
+            "integer, optional, default `50`, 1 to 100",
+        ),
+        InputFact::query(
+            "offset",
+            "i64",
+            false,
+            "integer, optional, default `0`, at least 0",
+        ),
+    ];
     fn path_and_query(&self) -> String {
         #[allow(unused_mut)]
         let mut out = String::with_capacity(64);
@@ -5561,6 +6595,11 @@ impl Operation for ListModelAlerts {
     }
     fn body(&self) -> Result<Option<Vec<u8>>, serde_json::Error> {
         Ok(None)
+    }
+    fn check(&self) -> Result<(), String> {
+        check_range("query parameter `limit`", &self.limit, Some(1i64), Some(100i64))?;
+        check_range("query parameter `offset`", &self.offset, Some(0i64), None)?;
+        Ok(())
     }
 }
 impl Paginated for ListModelAlerts {
@@ -5581,19 +6620,19 @@ impl Paginated for ListModelAlerts {
 ///Answer: `Vec<types::ProviderGroupResponse>`.
 #[derive(Debug, Clone)]
 pub struct ListModels {
-    ///`provider` (query).
+    ///`provider` (query): string, optional.
     pub provider: Option<String>,
-    ///`supports_tool_use` (query).
+    ///`supports_tool_use` (query): boolean, optional.
     pub supports_tool_use: Option<bool>,
-    ///`supports_thinking` (query).
+    ///`supports_thinking` (query): boolean, optional.
     pub supports_thinking: Option<bool>,
-    ///`supports_input_media` (query).
+    ///`supports_input_media` (query): string, optional.
     pub supports_input_media: Option<String>,
-    ///`supports_output_media` (query).
+    ///`supports_output_media` (query): string, optional.
     pub supports_output_media: Option<String>,
 }
 impl ListModels {
-    ///Required inputs; optional ones have setters.
+    ///No required inputs; optional ones have setters.
     pub fn new() -> Self {
         Self {
             provider: None,
@@ -5603,27 +6642,27 @@ impl ListModels {
             supports_output_media: None,
         }
     }
-    ///Set `provider`.
+    ///Set `provider` (query): string, optional.
     pub fn provider(mut self, value: impl Into<String>) -> Self {
         self.provider = Some(value.into());
         self
     }
-    ///Set `supports_tool_use`.
+    ///Set `supports_tool_use` (query): boolean, optional.
     pub fn supports_tool_use(mut self, value: impl Into<bool>) -> Self {
         self.supports_tool_use = Some(value.into());
         self
     }
-    ///Set `supports_thinking`.
+    ///Set `supports_thinking` (query): boolean, optional.
     pub fn supports_thinking(mut self, value: impl Into<bool>) -> Self {
         self.supports_thinking = Some(value.into());
         self
     }
-    ///Set `supports_input_media`.
+    ///Set `supports_input_media` (query): string, optional.
     pub fn supports_input_media(mut self, value: impl Into<String>) -> Self {
         self.supports_input_media = Some(value.into());
         self
     }
-    ///Set `supports_output_media`.
+    ///Set `supports_output_media` (query): string, optional.
     pub fn supports_output_media(mut self, value: impl Into<String>) -> Self {
         self.supports_output_media = Some(value.into());
         self
@@ -5642,6 +6681,13 @@ impl Operation for ListModels {
     const IDEMPOTENT: bool = true;
     const KIND: Kind = Kind::Json;
     const PAGINATION: Pagination = Pagination::None;
+    const INPUTS: &'static [InputFact] = &[
+        InputFact::query("provider", "String", false, "string, optional"),
+        InputFact::query("supports_tool_use", "bool", false, "boolean, optional"),
+        InputFact::query("supports_thinking", "bool", false, "boolean, optional"),
+        InputFact::query("supports_input_media", "String", false, "string, optional"),
+        InputFact::query("supports_output_media", "String", false, "string, optional"),
+    ];
     fn path_and_query(&self) -> String {
         #[allow(unused_mut)]
         let mut out = String::with_capacity(64);
@@ -5671,25 +6717,25 @@ impl Operation for ListModels {
 ///Answer: `types::OrganizationAlertPreferenceListResponse`.
 #[derive(Debug, Clone)]
 pub struct ListOrganizationAlertPreferences {
-    ///`organization_id` (query).
+    ///`organization_id` (query): string, optional, format `uuid`.
     pub organization_id: Option<String>,
-    ///`include_defaults` (query).
+    ///`include_defaults` (query): boolean, optional, default `false`.
     pub include_defaults: Option<bool>,
 }
 impl ListOrganizationAlertPreferences {
-    ///Required inputs; optional ones have setters.
+    ///No required inputs; optional ones have setters.
     pub fn new() -> Self {
         Self {
             organization_id: None,
             include_defaults: None,
         }
     }
-    ///Set `organization_id`.
+    ///Set `organization_id` (query): string, optional, format `uuid`.
     pub fn organization_id(mut self, value: impl Into<String>) -> Self {
         self.organization_id = Some(value.into());
         self
     }
-    ///Set `include_defaults`.
+    ///Set `include_defaults` (query): boolean, optional, default `false`.
     pub fn include_defaults(mut self, value: impl Into<bool>) -> Self {
         self.include_defaults = Some(value.into());
         self
@@ -5708,6 +6754,20 @@ impl Operation for ListOrganizationAlertPreferences {
     const IDEMPOTENT: bool = true;
     const KIND: Kind = Kind::Json;
     const PAGINATION: Pagination = Pagination::None;
+    const INPUTS: &'static [InputFact] = &[
+        InputFact::query(
+            "organization_id",
+            "String",
+            false,
+            "string, optional, format `uuid`",
+        ),
+        InputFact::query(
+            "include_defaults",
+            "bool",
+            false,
+            "boolean, optional, default `false`",
+        ),
+    ];
     fn path_and_query(&self) -> String {
         #[allow(unused_mut)]
         let mut out = String::with_capacity(64);
@@ -5726,17 +6786,17 @@ impl Operation for ListOrganizationAlertPreferences {
 ///Answer: `Vec<types::EvaluationResultWithCriteriaResponse>`.
 #[derive(Debug, Clone)]
 pub struct ListRunEvaluationResults {
-    ///`agent_id` (path).
+    ///`agent_id` (path): string, required.
     pub agent_id: String,
-    ///`run_id` (path).
+    ///`run_id` (path): string, required.
     pub run_id: String,
-    ///`page` (query).
+    ///`page` (query): integer, optional, default `1`, at least 1.
     pub page: Option<i64>,
-    ///`limit` (query).
+    ///`limit` (query): integer, optional, default `20`, 1 to 100.
     pub limit: Option<i64>,
 }
 impl ListRunEvaluationResults {
-    ///Required inputs; optional ones have setters.
+    ///Takes the required inputs (`agent_id`, `run_id`); optional ones have setters.
     pub fn new(agent_id: impl Into<String>, run_id: impl Into<String>) -> Self {
         Self {
             agent_id: agent_id.into(),
@@ -5745,14 +6805,14 @@ impl ListRunEvaluationResults {
             limit: None,
         }
     }
-    ///Set `page`.
-    pub fn page(mut self, value: impl Into<i64>) -> Self {
-        self.page = Some(value.into());
+    ///Set `page` (query): integer, optional, default `1`, at least 1.
+    pub fn page(mut self, value: impl Into<support::Integer>) -> Self {
+        self.page = Some(value.into().get());
         self
     }
-    ///Set `limit`.
-    pub fn limit(mut self, value: impl Into<i64>) -> Self {
-        self.limit = Some(value.into());
+    ///Set `limit` (query): integer, optional, default `20`, 1 to 100.
+    pub fn limit(mut self, value: impl Into<support::Integer>) -> Self {
+        self.limit = Some(value.into().get());
         self
     }
 }
@@ -5764,6 +6824,22 @@ impl Operation for ListRunEvaluationResults {
     const IDEMPOTENT: bool = true;
     const KIND: Kind = Kind::Json;
     const PAGINATION: Pagination = Pagination::None;
+    const INPUTS: &'static [InputFact] = &[
+        InputFact::path("agent_id", "String", "string, required"),
+        InputFact::path("run_id", "String", "string, required"),
+        InputFact::query(
+            "page",
+            "i64",
+            false,
+            "integer, optional, default `1`, at least 1",
+        ),
+        InputFact::query(
+            "limit",
+            "i64",
+            false,
+            "integer, optional, default `20`, 1 to 100",
+        ),
+    ];
     fn path_and_query(&self) -> String {
         #[allow(unused_mut)]
         let mut out = String::with_capacity(64);
@@ -5783,6 +6859,8 @@ impl Operation for ListRunEvaluationResults {
     fn check(&self) -> Result<(), String> {
         check_segment("agent_id", &self.agent_id)?;
         check_segment("run_id", &self.run_id)?;
+        check_range("query parameter `page`", &self.page, Some(1i64), None)?;
+        check_range("query parameter `limit`", &self.limit, Some(1i64), Some(100i64))?;
         Ok(())
     }
 }
@@ -5791,11 +6869,11 @@ impl Operation for ListRunEvaluationResults {
 ///Answer: `Vec<types::SolutionConversationResponse>`.
 #[derive(Debug, Clone)]
 pub struct ListSolutionConversations {
-    ///`solution_id` (path).
+    ///`solution_id` (path): string, required, format `uuid`.
     pub solution_id: String,
 }
 impl ListSolutionConversations {
-    ///Required inputs; optional ones have setters.
+    ///Takes the required inputs (`solution_id`).
     pub fn new(solution_id: impl Into<String>) -> Self {
         Self {
             solution_id: solution_id.into(),
@@ -5810,6 +6888,9 @@ impl Operation for ListSolutionConversations {
     const IDEMPOTENT: bool = true;
     const KIND: Kind = Kind::Json;
     const PAGINATION: Pagination = Pagination::None;
+    const INPUTS: &'static [InputFact] = &[
+        InputFact::path("solution_id", "String", "string, required, format `uuid`"),
+    ];
     fn path_and_query(&self) -> String {
         #[allow(unused_mut)]
         let mut out = String::with_capacity(64);
@@ -5831,19 +6912,19 @@ impl Operation for ListSolutionConversations {
 ///Answer: `types::SolutionListResponse`.
 #[derive(Debug, Clone)]
 pub struct ListSolutions {
-    ///`page` (query).
+    ///`page` (query): integer, optional, default `1`, at least 1.
     pub page: Option<i64>,
-    ///`limit` (query).
+    ///`limit` (query): integer, optional, default `20`, 1 to 100.
     pub limit: Option<i64>,
-    ///`sort` (query).
+    ///`sort` (query): string, optional, default `"created_at"`.
     pub sort: Option<String>,
-    ///`order` (query).
+    ///`order` (query): string, optional, default `"desc"`, matches `"^(asc|desc)$"`.
     pub order: Option<String>,
-    ///`search` (query).
+    ///`search` (query): string, optional, 1 to 200 characters.
     pub search: Option<String>,
 }
 impl ListSolutions {
-    ///Required inputs; optional ones have setters.
+    ///No required inputs; optional ones have setters.
     pub fn new() -> Self {
         Self {
             page: None,
@@ -5853,27 +6934,27 @@ impl ListSolutions {
             search: None,
         }
     }
-    ///Set `page`.
-    pub fn page(mut self, value: impl Into<i64>) -> Self {
-        self.page = Some(value.into());
+    ///Set `page` (query): integer, optional, default `1`, at least 1.
+    pub fn page(mut self, value: impl Into<support::Integer>) -> Self {
+        self.page = Some(value.into().get());
         self
     }
-    ///Set `limit`.
-    pub fn limit(mut self, value: impl Into<i64>) -> Self {
-        self.limit = Some(value.into());
+    ///Set `limit` (query): integer, optional, default `20`, 1 to 100.
+    pub fn limit(mut self, value: impl Into<support::Integer>) -> Self {
+        self.limit = Some(value.into().get());
         self
     }
-    ///Set `sort`.
+    ///Set `sort` (query): string, optional, default `"created_at"`.
     pub fn sort(mut self, value: impl Into<String>) -> Self {
         self.sort = Some(value.into());
         self
     }
-    ///Set `order`.
+    ///Set `order` (query): string, optional, default `"desc"`, matches `"^(asc|desc)$"`.
     pub fn order(mut self, value: impl Into<String>) -> Self {
         self.order = Some(value.into());
         self
     }
-    ///Set `search`.
+    ///Set `search` (query): string, optional, 1 to 200 characters.
     pub fn search(mut self, value: impl Into<String>) -> Self {
         self.search = Some(value.into());
         self
@@ -5892,6 +6973,38 @@ impl Operation for ListSolutions {
     const IDEMPOTENT: bool = true;
     const KIND: Kind = Kind::Json;
     const PAGINATION: Pagination = Pagination::PageLimit;
+    const INPUTS: &'static [InputFact] = &[
+        InputFact::query(
+            "page",
+            "i64",
+            false,
+            "integer, optional, default `1`, at least 1",
+        ),
+        InputFact::query(
+            "limit",
+            "i64",
+            false,
+            "integer, optional, default `20`, 1 to 100",
+        ),
+        InputFact::query(
+            "sort",
+            "String",
+            false,
+            "string, optional, default `\"created_at\"`",
+        ),
+        InputFact::query(
+            "order",
+            "String",
+            false,
+            "string, optional, default `\"desc\"`, matches `\"^(asc|desc)$\"`",
+        ),
+        InputFact::query(
+            "search",
+            "String",
+            false,
+            "string, optional, 1 to 200 characters",
+        ),
+    ];
     fn path_and_query(&self) -> String {
         #[allow(unused_mut)]
         let mut out = String::with_capacity(64);
@@ -5906,6 +7019,11 @@ impl Operation for ListSolutions {
     }
     fn body(&self) -> Result<Option<Vec<u8>>, serde_json::Error> {
         Ok(None)
+    }
+    fn check(&self) -> Result<(), String> {
+        check_range("query parameter `page`", &self.page, Some(1i64), None)?;
+        check_range("query parameter `limit`", &self.limit, Some(1i64), Some(100i64))?;
+        Ok(())
     }
 }
 impl Paginated for ListSolutions {
@@ -5926,15 +7044,15 @@ impl Paginated for ListSolutions {
 ///Answer: `types::ExportListResponse`.
 #[derive(Debug, Clone)]
 pub struct ListSourceExports {
-    ///`source_connection_id` (path).
+    ///`source_connection_id` (path): string, required, format `uuid`.
     pub source_connection_id: String,
-    ///`page` (query).
+    ///`page` (query): integer, optional, default `1`, at least 1.
     pub page: Option<i64>,
-    ///`limit` (query).
+    ///`limit` (query): integer, optional, default `20`, 1 to 100.
     pub limit: Option<i64>,
 }
 impl ListSourceExports {
-    ///Required inputs; optional ones have setters.
+    ///Takes the required inputs (`source_connection_id`); optional ones have setters.
     pub fn new(source_connection_id: impl Into<String>) -> Self {
         Self {
             source_connection_id: source_connection_id.into(),
@@ -5942,14 +7060,14 @@ impl ListSourceExports {
             limit: None,
         }
     }
-    ///Set `page`.
-    pub fn page(mut self, value: impl Into<i64>) -> Self {
-        self.page = Some(value.into());
+    ///Set `page` (query): integer, optional, default `1`, at least 1.
+    pub fn page(mut self, value: impl Into<support::Integer>) -> Self {
+        self.page = Some(value.into().get());
         self
     }
-    ///Set `limit`.
-    pub fn limit(mut self, value: impl Into<i64>) -> Self {
-        self.limit = Some(value.into());
+    ///Set `limit` (query): integer, optional, default `20`, 1 to 100.
+    pub fn limit(mut self, value: impl Into<support::Integer>) -> Self {
+        self.limit = Some(value.into().get());
         self
     }
 }
@@ -5961,6 +7079,25 @@ impl Operation for ListSourceExports {
     const IDEMPOTENT: bool = true;
     const KIND: Kind = Kind::Json;
     const PAGINATION: Pagination = Pagination::PageLimit;
+    const INPUTS: &'static [InputFact] = &[
+        InputFact::path(
+            "source_connection_id",
+            "String",
+            "string, required, format `uuid`",
+        ),
+        InputFact::query(
+            "page",
+            "i64",
+            false,
+            "integer, optional, default `1`, at least 1",
+        ),
+        InputFact::query(
+            "limit",
+            "i64",
+            false,
+            "integer, optional, default `20`, 1 to 100",
+        ),
+    ];
     fn path_and_query(&self) -> String {
         #[allow(unused_mut)]
         let mut out = String::with_capacity(64);
@@ -5977,6 +7114,8 @@ impl Operation for ListSourceExports {
     }
     fn check(&self) -> Result<(), String> {
         check_segment("source_connection_id", &self.source_connection_id)?;
+        check_range("query parameter `page`", &self.page, Some(1i64), None)?;
+        check_range("query parameter `limit`", &self.limit, Some(1i64), Some(100i64))?;
         Ok(())
     }
 }
@@ -5998,19 +7137,19 @@ impl Paginated for ListSourceExports {
 ///Answer: `types::SourceListResponse`.
 #[derive(Debug, Clone)]
 pub struct ListSources {
-    ///`page` (query).
+    ///`page` (query): integer, optional, default `1`, at least 1.
     pub page: Option<i64>,
-    ///`limit` (query).
+    ///`limit` (query): integer, optional, default `20`, 1 to 100.
     pub limit: Option<i64>,
-    ///`sort` (query).
+    ///`sort` (query): string, optional, default `"created_at"`.
     pub sort: Option<String>,
-    ///`order` (query).
+    ///`order` (query): string, optional, default `"desc"`, matches `"^(asc|desc)$"`.
     pub order: Option<String>,
-    ///`account_id` (query).
+    ///`account_id` (query): string, optional.
     pub account_id: Option<String>,
 }
 impl ListSources {
-    ///Required inputs; optional ones have setters.
+    ///No required inputs; optional ones have setters.
     pub fn new() -> Self {
         Self {
             page: None,
@@ -6020,27 +7159,27 @@ impl ListSources {
             account_id: None,
         }
     }
-    ///Set `page`.
-    pub fn page(mut self, value: impl Into<i64>) -> Self {
-        self.page = Some(value.into());
+    ///Set `page` (query): integer, optional, default `1`, at least 1.
+    pub fn page(mut self, value: impl Into<support::Integer>) -> Self {
+        self.page = Some(value.into().get());
         self
     }
-    ///Set `limit`.
-    pub fn limit(mut self, value: impl Into<i64>) -> Self {
-        self.limit = Some(value.into());
+    ///Set `limit` (query): integer, optional, default `20`, 1 to 100.
+    pub fn limit(mut self, value: impl Into<support::Integer>) -> Self {
+        self.limit = Some(value.into().get());
         self
     }
-    ///Set `sort`.
+    ///Set `sort` (query): string, optional, default `"created_at"`.
     pub fn sort(mut self, value: impl Into<String>) -> Self {
         self.sort = Some(value.into());
         self
     }
-    ///Set `order`.
+    ///Set `order` (query): string, optional, default `"desc"`, matches `"^(asc|desc)$"`.
     pub fn order(mut self, value: impl Into<String>) -> Self {
         self.order = Some(value.into());
         self
     }
-    ///Set `account_id`.
+    ///Set `account_id` (query): string, optional.
     pub fn account_id(mut self, value: impl Into<String>) -> Self {
         self.account_id = Some(value.into());
         self
@@ -6059,6 +7198,33 @@ impl Operation for ListSources {
     const IDEMPOTENT: bool = true;
     const KIND: Kind = Kind::Json;
     const PAGINATION: Pagination = Pagination::PageLimit;
+    const INPUTS: &'static [InputFact] = &[
+        InputFact::query(
+            "page",
+            "i64",
+            false,
+            "integer, optional, default `1`, at least 1",
+        ),
+        InputFact::query(
+            "limit",
+            "i64",
+            false,
+            "integer, optional, default `20`, 1 to 100",
+        ),
+        InputFact::query(
+            "sort",
+            "String",
+            false,
+            "string, optional, default `\"created_at\"`",
+        ),
+        InputFact::query(
+            "order",
+            "String",
+            false,
+            "string, optional, default `\"desc\"`, matches `\"^(asc|desc)$\"`",
+        ),
+        InputFact::query("account_id", "String", false, "string, optional"),
+    ];
     fn path_and_query(&self) -> String {
         #[allow(unused_mut)]
         let mut out = String::with_capacity(64);
@@ -6073,6 +7239,11 @@ impl Operation for ListSources {
     }
     fn body(&self) -> Result<Option<Vec<u8>>, serde_json::Error> {
         Ok(None)
+    }
+    fn check(&self) -> Result<(), String> {
+        check_range("query parameter `page`", &self.page, Some(1i64), None)?;
+        check_range("query parameter `limit`", &self.limit, Some(1i64), Some(100i64))?;
+        Ok(())
     }
 }
 impl Paginated for ListSources {
@@ -6093,15 +7264,15 @@ impl Paginated for ListSources {
 ///Answer: `types::OkResponse`.
 #[derive(Debug, Clone)]
 pub struct MarkAgentAiSuggestion {
-    ///`agent_id` (path).
+    ///`agent_id` (path): string, required.
     pub agent_id: String,
-    ///`conversation_id` (path).
+    ///`conversation_id` (path): string, required.
     pub conversation_id: String,
-    ///JSON body.
+    ///JSON body, a [`MarkAiSuggestionRequest`](types::MarkAiSuggestionRequest): JSON object with 1 fields; required: `accepted`.
     pub body: types::MarkAiSuggestionRequest,
 }
 impl MarkAgentAiSuggestion {
-    ///Required inputs; optional ones have setters.
+    ///Takes the required inputs (`agent_id`, `conversation_id`, `body`).
     pub fn new(
         agent_id: impl Into<String>,
         conversation_id: impl Into<String>,
@@ -6122,6 +7293,14 @@ impl Operation for MarkAgentAiSuggestion {
     const IDEMPOTENT: bool = false;
     const KIND: Kind = Kind::Json;
     const PAGINATION: Pagination = Pagination::None;
+    const INPUTS: &'static [InputFact] = &[
+        InputFact::path("agent_id", "String", "string, required"),
+        InputFact::path("conversation_id", "String", "string, required"),
+        InputFact::body(
+            "MarkAiSuggestionRequest",
+            "JSON object with 1 fields; required: `accepted`",
+        ),
+    ];
     fn path_and_query(&self) -> String {
         #[allow(unused_mut)]
         let mut out = String::with_capacity(64);
@@ -6146,7 +7325,7 @@ impl Operation for MarkAgentAiSuggestion {
 #[derive(Debug, Clone)]
 pub struct MarkAllModelAlertsRead {}
 impl MarkAllModelAlertsRead {
-    ///Required inputs; optional ones have setters.
+    ///No required inputs.
     pub fn new() -> Self {
         Self {}
     }
@@ -6164,6 +7343,7 @@ impl Operation for MarkAllModelAlertsRead {
     const IDEMPOTENT: bool = false;
     const KIND: Kind = Kind::Json;
     const PAGINATION: Pagination = Pagination::None;
+    const INPUTS: &'static [InputFact] = &[];
     fn path_and_query(&self) -> String {
         #[allow(unused_mut)]
         let mut out = String::with_capacity(64);
@@ -6179,11 +7359,11 @@ impl Operation for MarkAllModelAlertsRead {
 ///Answer: `()`.
 #[derive(Debug, Clone)]
 pub struct MarkModelAlertRead {
-    ///`alert_id` (path).
+    ///`alert_id` (path): string, required, format `uuid`.
     pub alert_id: String,
 }
 impl MarkModelAlertRead {
-    ///Required inputs; optional ones have setters.
+    ///Takes the required inputs (`alert_id`).
     pub fn new(alert_id: impl Into<String>) -> Self {
         Self { alert_id: alert_id.into() }
     }
@@ -6196,6 +7376,9 @@ impl Operation for MarkModelAlertRead {
     const IDEMPOTENT: bool = false;
     const KIND: Kind = Kind::Json;
     const PAGINATION: Pagination = Pagination::None;
+    const INPUTS: &'static [InputFact] = &[
+        InputFact::path("alert_id", "String", "string, required, format `uuid`"),
+    ];
     fn path_and_query(&self) -> String {
         #[allow(unused_mut)]
         let mut out = String::with_capacity(64);
@@ -6217,15 +7400,15 @@ impl Operation for MarkModelAlertRead {
 ///Answer: `()`.
 #[derive(Debug, Clone)]
 pub struct MarkSolutionConversationTurn {
-    ///`solution_id` (path).
+    ///`solution_id` (path): string, required, format `uuid`.
     pub solution_id: String,
-    ///`conversation_id` (path).
+    ///`conversation_id` (path): string, required, format `uuid`.
     pub conversation_id: String,
-    ///JSON body.
+    ///JSON body, a [`MarkConversationTurnRequest`](types::MarkConversationTurnRequest): JSON object with 1 fields; required: `accepted`.
     pub body: types::MarkConversationTurnRequest,
 }
 impl MarkSolutionConversationTurn {
-    ///Required inputs; optional ones have setters.
+    ///Takes the required inputs (`solution_id`, `conversation_id`, `body`).
     pub fn new(
         solution_id: impl Into<String>,
         conversation_id: impl Into<String>,
@@ -6246,6 +7429,14 @@ impl Operation for MarkSolutionConversationTurn {
     const IDEMPOTENT: bool = false;
     const KIND: Kind = Kind::Json;
     const PAGINATION: Pagination = Pagination::None;
+    const INPUTS: &'static [InputFact] = &[
+        InputFact::path("solution_id", "String", "string, required, format `uuid`"),
+        InputFact::path("conversation_id", "String", "string, required, format `uuid`"),
+        InputFact::body(
+            "MarkConversationTurnRequest",
+            "JSON object with 1 fields; required: `accepted`",
+        ),
+    ];
     fn path_and_query(&self) -> String {
         #[allow(unused_mut)]
         let mut out = String::with_capacity(64);
@@ -6269,11 +7460,11 @@ impl Operation for MarkSolutionConversationTurn {
 ///Answer: `types::AgentImportPreviewResponse`.
 #[derive(Debug, Clone)]
 pub struct PreviewImportAgent {
-    ///JSON body.
+    ///JSON body, a [`AgentImportPreviewRequest`](types::AgentImportPreviewRequest): JSON object with 1 fields; required: `agent_definition`.
     pub body: types::AgentImportPreviewRequest,
 }
 impl PreviewImportAgent {
-    ///Required inputs; optional ones have setters.
+    ///Takes the required inputs (`body`).
     pub fn new(body: types::AgentImportPreviewRequest) -> Self {
         Self { body }
     }
@@ -6286,6 +7477,12 @@ impl Operation for PreviewImportAgent {
     const IDEMPOTENT: bool = false;
     const KIND: Kind = Kind::Json;
     const PAGINATION: Pagination = Pagination::None;
+    const INPUTS: &'static [InputFact] = &[
+        InputFact::body(
+            "AgentImportPreviewRequest",
+            "JSON object with 1 fields; required: `agent_definition`",
+        ),
+    ];
     fn path_and_query(&self) -> String {
         #[allow(unused_mut)]
         let mut out = String::with_capacity(64);
@@ -6301,11 +7498,11 @@ impl Operation for PreviewImportAgent {
 ///Answer: `()`.
 #[derive(Debug, Clone)]
 pub struct RemoveAgentEmailOptout {
-    ///`optout_id` (path).
+    ///`optout_id` (path): string, required.
     pub optout_id: String,
 }
 impl RemoveAgentEmailOptout {
-    ///Required inputs; optional ones have setters.
+    ///Takes the required inputs (`optout_id`).
     pub fn new(optout_id: impl Into<String>) -> Self {
         Self {
             optout_id: optout_id.into(),
@@ -6320,6 +7517,9 @@ impl Operation for RemoveAgentEmailOptout {
     const IDEMPOTENT: bool = true;
     const KIND: Kind = Kind::Json;
     const PAGINATION: Pagination = Pagination::None;
+    const INPUTS: &'static [InputFact] = &[
+        InputFact::path("optout_id", "String", "string, required"),
+    ];
     fn path_and_query(&self) -> String {
         #[allow(unused_mut)]
         let mut out = String::with_capacity(64);
@@ -6340,11 +7540,11 @@ impl Operation for RemoveAgentEmailOptout {
 ///Answer: `types::RemoveEmailDomainResponse`.
 #[derive(Debug, Clone)]
 pub struct RemoveEmailDomain {
-    ///`domain_id` (path).
+    ///`domain_id` (path): string, required, format `uuid`.
     pub domain_id: String,
 }
 impl RemoveEmailDomain {
-    ///Required inputs; optional ones have setters.
+    ///Takes the required inputs (`domain_id`).
     pub fn new(domain_id: impl Into<String>) -> Self {
         Self {
             domain_id: domain_id.into(),
@@ -6359,6 +7559,9 @@ impl Operation for RemoveEmailDomain {
     const IDEMPOTENT: bool = true;
     const KIND: Kind = Kind::Json;
     const PAGINATION: Pagination = Pagination::None;
+    const INPUTS: &'static [InputFact] = &[
+        InputFact::path("domain_id", "String", "string, required, format `uuid`"),
+    ];
     fn path_and_query(&self) -> String {
         #[allow(unused_mut)]
         let mut out = String::with_capacity(64);
@@ -6379,13 +7582,13 @@ impl Operation for RemoveEmailDomain {
 ///Answer: `types::ContentFileUploadResponse`.
 #[derive(Debug, Clone)]
 pub struct ReplaceContentWithInlineText {
-    ///`source_connection_content_version` (path).
+    ///`source_connection_content_version` (path): string, required.
     pub source_connection_content_version: String,
-    ///JSON body.
+    ///JSON body, a [`InlineTextReplaceRequest`](types::InlineTextReplaceRequest): JSON object with 4 fields; required: `text`.
     pub body: types::InlineTextReplaceRequest,
 }
 impl ReplaceContentWithInlineText {
-    ///Required inputs; optional ones have setters.
+    ///Takes the required inputs (`source_connection_content_version`, `body`).
     pub fn new(
         source_connection_content_version: impl Into<String>,
         body: types::InlineTextReplaceRequest,
@@ -6404,6 +7607,17 @@ impl Operation for ReplaceContentWithInlineText {
     const IDEMPOTENT: bool = true;
     const KIND: Kind = Kind::Json;
     const PAGINATION: Pagination = Pagination::None;
+    const INPUTS: &'static [InputFact] = &[
+        InputFact::path(
+            "source_connection_content_version",
+            "String",
+            "string, required",
+        ),
+        InputFact::body(
+            "InlineTextReplaceRequest",
+            "JSON object with 4 fields; required: `text`",
+        ),
+    ];
     fn path_and_query(&self) -> String {
         #[allow(unused_mut)]
         let mut out = String::with_capacity(64);
@@ -6428,7 +7642,7 @@ impl Operation for ReplaceContentWithInlineText {
 #[derive(Debug, Clone)]
 pub struct ResumeInboundEmail {}
 impl ResumeInboundEmail {
-    ///Required inputs; optional ones have setters.
+    ///No required inputs.
     pub fn new() -> Self {
         Self {}
     }
@@ -6446,6 +7660,7 @@ impl Operation for ResumeInboundEmail {
     const IDEMPOTENT: bool = false;
     const KIND: Kind = Kind::Json;
     const PAGINATION: Pagination = Pagination::None;
+    const INPUTS: &'static [InputFact] = &[];
     fn path_and_query(&self) -> String {
         #[allow(unused_mut)]
         let mut out = String::with_capacity(64);
@@ -6461,13 +7676,13 @@ impl Operation for ResumeInboundEmail {
 ///Answer: `types::AgentRunResponse`.
 #[derive(Debug, Clone)]
 pub struct RunAgent {
-    ///`agent_id` (path).
+    ///`agent_id` (path): string, required.
     pub agent_id: String,
-    ///JSON body.
+    ///JSON body, a [`AgentRunRequest`](types::AgentRunRequest): JSON object with 6 fields, none required.
     pub body: types::AgentRunRequest,
 }
 impl RunAgent {
-    ///Required inputs; optional ones have setters.
+    ///Takes the required inputs (`agent_id`, `body`).
     pub fn new(agent_id: impl Into<String>, body: types::AgentRunRequest) -> Self {
         Self {
             agent_id: agent_id.into(),
@@ -6483,6 +7698,10 @@ impl Operation for RunAgent {
     const IDEMPOTENT: bool = false;
     const KIND: Kind = Kind::Json;
     const PAGINATION: Pagination = Pagination::None;
+    const INPUTS: &'static [InputFact] = &[
+        InputFact::path("agent_id", "String", "string, required"),
+        InputFact::body("AgentRunRequest", "JSON object with 6 fields, none required"),
+    ];
     fn path_and_query(&self) -> String {
         #[allow(unused_mut)]
         let mut out = String::with_capacity(64);
@@ -6504,13 +7723,13 @@ impl Operation for RunAgent {
 ///Answer: `()`.
 #[derive(Debug, Clone)]
 pub struct RunStreamingAgent {
-    ///`agent_id` (path).
+    ///`agent_id` (path): string, required.
     pub agent_id: String,
-    ///JSON body.
+    ///JSON body, a [`AgentRunStreamRequest`](types::AgentRunStreamRequest): JSON object with 5 fields, none required.
     pub body: types::AgentRunStreamRequest,
 }
 impl RunStreamingAgent {
-    ///Required inputs; optional ones have setters.
+    ///Takes the required inputs (`agent_id`, `body`).
     pub fn new(agent_id: impl Into<String>, body: types::AgentRunStreamRequest) -> Self {
         Self {
             agent_id: agent_id.into(),
@@ -6526,6 +7745,13 @@ impl Operation for RunStreamingAgent {
     const IDEMPOTENT: bool = false;
     const KIND: Kind = Kind::EventStream;
     const PAGINATION: Pagination = Pagination::None;
+    const INPUTS: &'static [InputFact] = &[
+        InputFact::path("agent_id", "String", "string, required"),
+        InputFact::body(
+            "AgentRunStreamRequest",
+            "JSON object with 5 fields, none required",
+        ),
+    ];
     fn path_and_query(&self) -> String {
         #[allow(unused_mut)]
         let mut out = String::with_capacity(64);
@@ -6547,15 +7773,15 @@ impl Operation for RunStreamingAgent {
 ///Answer: `types::SearchResponse`.
 #[derive(Debug, Clone)]
 pub struct Search {
-    ///`q` (query).
+    ///`q` (query): string, required, 1 to 200 characters.
     pub q: String,
-    ///`limit` (query).
+    ///`limit` (query): integer, optional, default `10`, 1 to 50.
     pub limit: Option<i64>,
-    ///`entity_type` (query).
+    ///`entity_type` (query): string, optional.
     pub entity_type: Option<String>,
 }
 impl Search {
-    ///Required inputs; optional ones have setters.
+    ///Takes the required inputs (`q`); optional ones have setters.
     pub fn new(q: impl Into<String>) -> Self {
         Self {
             q: q.into(),
@@ -6563,12 +7789,12 @@ impl Search {
             entity_type: None,
         }
     }
-    ///Set `limit`.
-    pub fn limit(mut self, value: impl Into<i64>) -> Self {
-        self.limit = Some(value.into());
+    ///Set `limit` (query): integer, optional, default `10`, 1 to 50.
+    pub fn limit(mut self, value: impl Into<support::Integer>) -> Self {
+        self.limit = Some(value.into().get());
         self
     }
-    ///Set `entity_type`.
+    ///Set `entity_type` (query): string, optional.
     pub fn entity_type(mut self, value: impl Into<String>) -> Self {
         self.entity_type = Some(value.into());
         self
@@ -6582,6 +7808,16 @@ impl Operation for Search {
     const IDEMPOTENT: bool = true;
     const KIND: Kind = Kind::Json;
     const PAGINATION: Pagination = Pagination::None;
+    const INPUTS: &'static [InputFact] = &[
+        InputFact::query("q", "String", true, "string, required, 1 to 200 characters"),
+        InputFact::query(
+            "limit",
+            "i64",
+            false,
+            "integer, optional, default `10`, 1 to 50",
+        ),
+        InputFact::query("entity_type", "String", false, "string, optional"),
+    ];
     fn path_and_query(&self) -> String {
         #[allow(unused_mut)]
         let mut out = String::with_capacity(64);
@@ -6595,17 +7831,21 @@ impl Operation for Search {
     fn body(&self) -> Result<Option<Vec<u8>>, serde_json::Error> {
         Ok(None)
     }
+    fn check(&self) -> Result<(), String> {
+        check_range("query parameter `limit`", &self.limit, Some(1i64), Some(50i64))?;
+        Ok(())
+    }
 }
 ///`POST /agents/runs/search`: Search agent traces
 ///
 ///Answer: `types::AgentTraceSearchResponse`.
 #[derive(Debug, Clone)]
 pub struct SearchAgentRuns {
-    ///JSON body.
+    ///JSON body, a [`AgentTraceSearchRequest`](types::AgentTraceSearchRequest): JSON object with 5 fields; required: `query`.
     pub body: types::AgentTraceSearchRequest,
 }
 impl SearchAgentRuns {
-    ///Required inputs; optional ones have setters.
+    ///Takes the required inputs (`body`).
     pub fn new(body: types::AgentTraceSearchRequest) -> Self {
         Self { body }
     }
@@ -6618,6 +7858,12 @@ impl Operation for SearchAgentRuns {
     const IDEMPOTENT: bool = false;
     const KIND: Kind = Kind::Json;
     const PAGINATION: Pagination = Pagination::None;
+    const INPUTS: &'static [InputFact] = &[
+        InputFact::body(
+            "AgentTraceSearchRequest",
+            "JSON object with 5 fields; required: `query`",
+        ),
+    ];
     fn path_and_query(&self) -> String {
         #[allow(unused_mut)]
         let mut out = String::with_capacity(64);
@@ -6627,17 +7873,21 @@ impl Operation for SearchAgentRuns {
     fn body(&self) -> Result<Option<Vec<u8>>, serde_json::Error> {
         serde_json::to_vec(&self.body).map(Some)
     }
+    fn check(&self) -> Result<(), String> {
+        check_range("body field `top_n`", &self.body.top_n, Some(1i64), Some(100i64))?;
+        Ok(())
+    }
 }
 ///`POST /email-domains/{domain_id}/test-email`: Send a test email from a verified domain to the account owner
 ///
 ///Answer: `types::SendTestEmailResponse`.
 #[derive(Debug, Clone)]
 pub struct SendTestEmail {
-    ///`domain_id` (path).
+    ///`domain_id` (path): string, required, format `uuid`.
     pub domain_id: String,
 }
 impl SendTestEmail {
-    ///Required inputs; optional ones have setters.
+    ///Takes the required inputs (`domain_id`).
     pub fn new(domain_id: impl Into<String>) -> Self {
         Self {
             domain_id: domain_id.into(),
@@ -6652,6 +7902,9 @@ impl Operation for SendTestEmail {
     const IDEMPOTENT: bool = false;
     const KIND: Kind = Kind::Json;
     const PAGINATION: Pagination = Pagination::None;
+    const INPUTS: &'static [InputFact] = &[
+        InputFact::path("domain_id", "String", "string, required, format `uuid`"),
+    ];
     fn path_and_query(&self) -> String {
         #[allow(unused_mut)]
         let mut out = String::with_capacity(64);
@@ -6673,11 +7926,11 @@ impl Operation for SendTestEmail {
 ///Answer: `types::BlockedEmailSenderListResponse`.
 #[derive(Debug, Clone)]
 pub struct SetAutoBlockMode {
-    ///JSON body.
+    ///JSON body, a [`SetAutoBlockModeRequest`](types::SetAutoBlockModeRequest): JSON object with 1 fields; required: `mode`.
     pub body: types::SetAutoBlockModeRequest,
 }
 impl SetAutoBlockMode {
-    ///Required inputs; optional ones have setters.
+    ///Takes the required inputs (`body`).
     pub fn new(body: types::SetAutoBlockModeRequest) -> Self {
         Self { body }
     }
@@ -6690,6 +7943,12 @@ impl Operation for SetAutoBlockMode {
     const IDEMPOTENT: bool = true;
     const KIND: Kind = Kind::Json;
     const PAGINATION: Pagination = Pagination::None;
+    const INPUTS: &'static [InputFact] = &[
+        InputFact::body(
+            "SetAutoBlockModeRequest",
+            "JSON object with 1 fields; required: `mode`",
+        ),
+    ];
     fn path_and_query(&self) -> String {
         #[allow(unused_mut)]
         let mut out = String::with_capacity(64);
@@ -6705,15 +7964,15 @@ impl Operation for SetAutoBlockMode {
 ///Answer: `types::EmailTriggerConfigResponse`.
 #[derive(Debug, Clone)]
 pub struct SetEmailTriggerConfig {
-    ///`agent_id` (path).
+    ///`agent_id` (path): string, required.
     pub agent_id: String,
-    ///`trigger_id` (path).
+    ///`trigger_id` (path): string, required.
     pub trigger_id: String,
-    ///JSON body.
+    ///JSON body, a [`SetEmailTriggerConfigRequest`](types::SetEmailTriggerConfigRequest): JSON object with 5 fields, none required.
     pub body: types::SetEmailTriggerConfigRequest,
 }
 impl SetEmailTriggerConfig {
-    ///Required inputs; optional ones have setters.
+    ///Takes the required inputs (`agent_id`, `trigger_id`, `body`).
     pub fn new(
         agent_id: impl Into<String>,
         trigger_id: impl Into<String>,
@@ -6734,6 +7993,14 @@ impl Operation for SetEmailTriggerConfig {
     const IDEMPOTENT: bool = true;
     const KIND: Kind = Kind::Json;
     const PAGINATION: Pagination = Pagination::None;
+    const INPUTS: &'static [InputFact] = &[
+        InputFact::path("agent_id", "String", "string, required"),
+        InputFact::path("trigger_id", "String", "string, required"),
+        InputFact::body(
+            "SetEmailTriggerConfigRequest",
+            "JSON object with 5 fields, none required",
+        ),
+    ];
     fn path_and_query(&self) -> String {
         #[allow(unused_mut)]
         let mut out = String::with_capacity(64);
@@ -6758,11 +8025,11 @@ impl Operation for SetEmailTriggerConfig {
 ///Answer: `types::EmailDomainResponse`.
 #[derive(Debug, Clone)]
 pub struct SetPrimaryEmailDomain {
-    ///`domain_id` (path).
+    ///`domain_id` (path): string, required, format `uuid`.
     pub domain_id: String,
 }
 impl SetPrimaryEmailDomain {
-    ///Required inputs; optional ones have setters.
+    ///Takes the required inputs (`domain_id`).
     pub fn new(domain_id: impl Into<String>) -> Self {
         Self {
             domain_id: domain_id.into(),
@@ -6777,6 +8044,9 @@ impl Operation for SetPrimaryEmailDomain {
     const IDEMPOTENT: bool = false;
     const KIND: Kind = Kind::Json;
     const PAGINATION: Pagination = Pagination::None;
+    const INPUTS: &'static [InputFact] = &[
+        InputFact::path("domain_id", "String", "string, required, format `uuid`"),
+    ];
     fn path_and_query(&self) -> String {
         #[allow(unused_mut)]
         let mut out = String::with_capacity(64);
@@ -6798,13 +8068,13 @@ impl Operation for SetPrimaryEmailDomain {
 ///Answer: `types::SourceEmbeddingMigrationResponse`.
 #[derive(Debug, Clone)]
 pub struct StartSourceEmbeddingMigration {
-    ///`source_connection_id` (path).
+    ///`source_connection_id` (path): string, required, format `uuid`.
     pub source_connection_id: String,
-    ///JSON body.
+    ///JSON body, a [`StartSourceEmbeddingMigrationRequest`](types::StartSourceEmbeddingMigrationRequest): JSON object with 8 fields; required: `target_embedding_model`, `target_dimensions`.
     pub body: types::StartSourceEmbeddingMigrationRequest,
 }
 impl StartSourceEmbeddingMigration {
-    ///Required inputs; optional ones have setters.
+    ///Takes the required inputs (`source_connection_id`, `body`).
     pub fn new(
         source_connection_id: impl Into<String>,
         body: types::StartSourceEmbeddingMigrationRequest,
@@ -6823,6 +8093,17 @@ impl Operation for StartSourceEmbeddingMigration {
     const IDEMPOTENT: bool = false;
     const KIND: Kind = Kind::Json;
     const PAGINATION: Pagination = Pagination::None;
+    const INPUTS: &'static [InputFact] = &[
+        InputFact::path(
+            "source_connection_id",
+            "String",
+            "string, required, format `uuid`",
+        ),
+        InputFact::body(
+            "StartSourceEmbeddingMigrationRequest",
+            "JSON object with 8 fields; required: `target_embedding_model`, `target_dimensions`",
+        ),
+    ];
     fn path_and_query(&self) -> String {
         #[allow(unused_mut)]
         let mut out = String::with_capacity(64);
@@ -6836,6 +8117,19 @@ impl Operation for StartSourceEmbeddingMigration {
     }
     fn check(&self) -> Result<(), String> {
         check_segment("source_connection_id", &self.source_connection_id)?;
+        check_range(
+            "body field `chunk_overlap`",
+            &self.body.chunk_overlap,
+            Some(0i64),
+            None,
+        )?;
+        check_range("body field `chunk_size`", &self.body.chunk_size, Some(1i64), None)?;
+        check_range(
+            "body field `target_dimensions`",
+            &self.body.target_dimensions,
+            Some(1i64),
+            None,
+        )?;
         Ok(())
     }
 }
@@ -6844,11 +8138,11 @@ impl Operation for StartSourceEmbeddingMigration {
 ///Answer: `types::AiAssistantFeedbackResponse`.
 #[derive(Debug, Clone)]
 pub struct SubmitAiFeedback {
-    ///JSON body.
+    ///JSON body, a [`AiAssistantFeedbackRequest`](types::AiAssistantFeedbackRequest): JSON object with 7 fields; required: `feature`, `rating`.
     pub body: types::AiAssistantFeedbackRequest,
 }
 impl SubmitAiFeedback {
-    ///Required inputs; optional ones have setters.
+    ///Takes the required inputs (`body`).
     pub fn new(body: types::AiAssistantFeedbackRequest) -> Self {
         Self { body }
     }
@@ -6861,6 +8155,12 @@ impl Operation for SubmitAiFeedback {
     const IDEMPOTENT: bool = false;
     const KIND: Kind = Kind::Json;
     const PAGINATION: Pagination = Pagination::None;
+    const INPUTS: &'static [InputFact] = &[
+        InputFact::body(
+            "AiAssistantFeedbackRequest",
+            "JSON object with 7 fields; required: `feature`, `rating`",
+        ),
+    ];
     fn path_and_query(&self) -> String {
         #[allow(unused_mut)]
         let mut out = String::with_capacity(64);
@@ -6876,11 +8176,11 @@ impl Operation for SubmitAiFeedback {
 ///Answer: `types::AlertDetailResponse`.
 #[derive(Debug, Clone)]
 pub struct SubscribeToAlert {
-    ///`alert_id` (path).
+    ///`alert_id` (path): string, required.
     pub alert_id: String,
 }
 impl SubscribeToAlert {
-    ///Required inputs; optional ones have setters.
+    ///Takes the required inputs (`alert_id`).
     pub fn new(alert_id: impl Into<String>) -> Self {
         Self { alert_id: alert_id.into() }
     }
@@ -6893,6 +8193,9 @@ impl Operation for SubscribeToAlert {
     const IDEMPOTENT: bool = false;
     const KIND: Kind = Kind::Json;
     const PAGINATION: Pagination = Pagination::None;
+    const INPUTS: &'static [InputFact] = &[
+        InputFact::path("alert_id", "String", "string, required"),
+    ];
     fn path_and_query(&self) -> String {
         #[allow(unused_mut)]
         let mut out = String::with_capacity(64);
@@ -6914,11 +8217,11 @@ impl Operation for SubscribeToAlert {
 ///Answer: `types::CompactionTestResponseModel`.
 #[derive(Debug, Clone)]
 pub struct TestCompactionPromptStandalone {
-    ///JSON body.
+    ///JSON body, a [`StandaloneTestCompactionRequest`](types::StandaloneTestCompactionRequest): JSON object with 5 fields; required: `compaction_prompt`.
     pub body: types::StandaloneTestCompactionRequest,
 }
 impl TestCompactionPromptStandalone {
-    ///Required inputs; optional ones have setters.
+    ///Takes the required inputs (`body`).
     pub fn new(body: types::StandaloneTestCompactionRequest) -> Self {
         Self { body }
     }
@@ -6931,6 +8234,12 @@ impl Operation for TestCompactionPromptStandalone {
     const IDEMPOTENT: bool = false;
     const KIND: Kind = Kind::Json;
     const PAGINATION: Pagination = Pagination::None;
+    const INPUTS: &'static [InputFact] = &[
+        InputFact::body(
+            "StandaloneTestCompactionRequest",
+            "JSON object with 5 fields; required: `compaction_prompt`",
+        ),
+    ];
     fn path_and_query(&self) -> String {
         #[allow(unused_mut)]
         let mut out = String::with_capacity(64);
@@ -6940,19 +8249,28 @@ impl Operation for TestCompactionPromptStandalone {
     fn body(&self) -> Result<Option<Vec<u8>>, serde_json::Error> {
         serde_json::to_vec(&self.body).map(Some)
     }
+    fn check(&self) -> Result<(), String> {
+        check_range(
+            "body field `entry_count`",
+            &self.body.entry_count,
+            Some(2i64),
+            Some(20i64),
+        )?;
+        Ok(())
+    }
 }
 ///`POST /agents/{agent_id}/evaluation-criteria/test-draft`: Test Draft Evaluation
 ///
 ///Answer: `types::TestDraftEvaluationResponse`.
 #[derive(Debug, Clone)]
 pub struct TestDraftEvaluation {
-    ///`agent_id` (path).
+    ///`agent_id` (path): string, required.
     pub agent_id: String,
-    ///JSON body.
+    ///JSON body, a [`TestDraftEvaluationRequest`](types::TestDraftEvaluationRequest): JSON object with 7 fields, none required.
     pub body: types::TestDraftEvaluationRequest,
 }
 impl TestDraftEvaluation {
-    ///Required inputs; optional ones have setters.
+    ///Takes the required inputs (`agent_id`, `body`).
     pub fn new(
         agent_id: impl Into<String>,
         body: types::TestDraftEvaluationRequest,
@@ -6971,6 +8289,13 @@ impl Operation for TestDraftEvaluation {
     const IDEMPOTENT: bool = false;
     const KIND: Kind = Kind::Json;
     const PAGINATION: Pagination = Pagination::None;
+    const INPUTS: &'static [InputFact] = &[
+        InputFact::path("agent_id", "String", "string, required"),
+        InputFact::body(
+            "TestDraftEvaluationRequest",
+            "JSON object with 7 fields, none required",
+        ),
+    ];
     fn path_and_query(&self) -> String {
         #[allow(unused_mut)]
         let mut out = String::with_capacity(64);
@@ -6992,13 +8317,13 @@ impl Operation for TestDraftEvaluation {
 ///Answer: `types::CompactionTestResponseModel`.
 #[derive(Debug, Clone)]
 pub struct TestMemoryBankCompaction {
-    ///`memory_bank_id` (path).
+    ///`memory_bank_id` (path): string, required.
     pub memory_bank_id: String,
-    ///JSON body.
+    ///JSON body, a [`TestCompactionRequest`](types::TestCompactionRequest): JSON object with 4 fields, none required.
     pub body: types::TestCompactionRequest,
 }
 impl TestMemoryBankCompaction {
-    ///Required inputs; optional ones have setters.
+    ///Takes the required inputs (`memory_bank_id`, `body`).
     pub fn new(
         memory_bank_id: impl Into<String>,
         body: types::TestCompactionRequest,
@@ -7017,6 +8342,13 @@ impl Operation for TestMemoryBankCompaction {
     const IDEMPOTENT: bool = false;
     const KIND: Kind = Kind::Json;
     const PAGINATION: Pagination = Pagination::None;
+    const INPUTS: &'static [InputFact] = &[
+        InputFact::path("memory_bank_id", "String", "string, required"),
+        InputFact::body(
+            "TestCompactionRequest",
+            "JSON object with 4 fields, none required",
+        ),
+    ];
     fn path_and_query(&self) -> String {
         #[allow(unused_mut)]
         let mut out = String::with_capacity(64);
@@ -7030,6 +8362,12 @@ impl Operation for TestMemoryBankCompaction {
     }
     fn check(&self) -> Result<(), String> {
         check_segment("memory_bank_id", &self.memory_bank_id)?;
+        check_range(
+            "body field `entry_count`",
+            &self.body.entry_count,
+            Some(2i64),
+            Some(20i64),
+        )?;
         Ok(())
     }
 }
@@ -7038,11 +8376,11 @@ impl Operation for TestMemoryBankCompaction {
 ///Answer: `()`.
 #[derive(Debug, Clone)]
 pub struct UnblockEmailSender {
-    ///`blocked_id` (path).
+    ///`blocked_id` (path): string, required.
     pub blocked_id: String,
 }
 impl UnblockEmailSender {
-    ///Required inputs; optional ones have setters.
+    ///Takes the required inputs (`blocked_id`).
     pub fn new(blocked_id: impl Into<String>) -> Self {
         Self {
             blocked_id: blocked_id.into(),
@@ -7057,6 +8395,9 @@ impl Operation for UnblockEmailSender {
     const IDEMPOTENT: bool = true;
     const KIND: Kind = Kind::Json;
     const PAGINATION: Pagination = Pagination::None;
+    const INPUTS: &'static [InputFact] = &[
+        InputFact::path("blocked_id", "String", "string, required"),
+    ];
     fn path_and_query(&self) -> String {
         #[allow(unused_mut)]
         let mut out = String::with_capacity(64);
@@ -7077,13 +8418,13 @@ impl Operation for UnblockEmailSender {
 ///Answer: `types::SolutionResponse`.
 #[derive(Debug, Clone)]
 pub struct UnlinkAgentsFromSolution {
-    ///`solution_id` (path).
+    ///`solution_id` (path): string, required, format `uuid`.
     pub solution_id: String,
-    ///JSON body.
+    ///JSON body, a [`UnlinkResourcesRequest`](types::UnlinkResourcesRequest): JSON object with 1 fields; required: `ids`.
     pub body: types::UnlinkResourcesRequest,
 }
 impl UnlinkAgentsFromSolution {
-    ///Required inputs; optional ones have setters.
+    ///Takes the required inputs (`solution_id`, `body`).
     pub fn new(
         solution_id: impl Into<String>,
         body: types::UnlinkResourcesRequest,
@@ -7102,6 +8443,13 @@ impl Operation for UnlinkAgentsFromSolution {
     const IDEMPOTENT: bool = true;
     const KIND: Kind = Kind::Json;
     const PAGINATION: Pagination = Pagination::None;
+    const INPUTS: &'static [InputFact] = &[
+        InputFact::path("solution_id", "String", "string, required, format `uuid`"),
+        InputFact::body(
+            "UnlinkResourcesRequest",
+            "JSON object with 1 fields; required: `ids`",
+        ),
+    ];
     fn path_and_query(&self) -> String {
         #[allow(unused_mut)]
         let mut out = String::with_capacity(64);
@@ -7123,13 +8471,13 @@ impl Operation for UnlinkAgentsFromSolution {
 ///Answer: `types::SolutionResponse`.
 #[derive(Debug, Clone)]
 pub struct UnlinkKnowledgeBasesFromSolution {
-    ///`solution_id` (path).
+    ///`solution_id` (path): string, required, format `uuid`.
     pub solution_id: String,
-    ///JSON body.
+    ///JSON body, a [`UnlinkResourcesRequest`](types::UnlinkResourcesRequest): JSON object with 1 fields; required: `ids`.
     pub body: types::UnlinkResourcesRequest,
 }
 impl UnlinkKnowledgeBasesFromSolution {
-    ///Required inputs; optional ones have setters.
+    ///Takes the required inputs (`solution_id`, `body`).
     pub fn new(
         solution_id: impl Into<String>,
         body: types::UnlinkResourcesRequest,
@@ -7148,6 +8496,13 @@ impl Operation for UnlinkKnowledgeBasesFromSolution {
     const IDEMPOTENT: bool = true;
     const KIND: Kind = Kind::Json;
     const PAGINATION: Pagination = Pagination::None;
+    const INPUTS: &'static [InputFact] = &[
+        InputFact::path("solution_id", "String", "string, required, format `uuid`"),
+        InputFact::body(
+            "UnlinkResourcesRequest",
+            "JSON object with 1 fields; required: `ids`",
+        ),
+    ];
     fn path_and_query(&self) -> String {
         #[allow(unused_mut)]
         let mut out = String::with_capacity(64);
@@ -7169,13 +8524,13 @@ impl Operation for UnlinkKnowledgeBasesFromSolution {
 ///Answer: `types::SolutionResponse`.
 #[derive(Debug, Clone)]
 pub struct UnlinkSourceConnectionsFromSolution {
-    ///`solution_id` (path).
+    ///`solution_id` (path): string, required, format `uuid`.
     pub solution_id: String,
-    ///JSON body.
+    ///JSON body, a [`UnlinkResourcesRequest`](types::UnlinkResourcesRequest): JSON object with 1 fields; required: `ids`.
     pub body: types::UnlinkResourcesRequest,
 }
 impl UnlinkSourceConnectionsFromSolution {
-    ///Required inputs; optional ones have setters.
+    ///Takes the required inputs (`solution_id`, `body`).
     pub fn new(
         solution_id: impl Into<String>,
         body: types::UnlinkResourcesRequest,
@@ -7194,6 +8549,13 @@ impl Operation for UnlinkSourceConnectionsFromSolution {
     const IDEMPOTENT: bool = true;
     const KIND: Kind = Kind::Json;
     const PAGINATION: Pagination = Pagination::None;
+    const INPUTS: &'static [InputFact] = &[
+        InputFact::path("solution_id", "String", "string, required, format `uuid`"),
+        InputFact::body(
+            "UnlinkResourcesRequest",
+            "JSON object with 1 fields; required: `ids`",
+        ),
+    ];
     fn path_and_query(&self) -> String {
         #[allow(unused_mut)]
         let mut out = String::with_capacity(64);
@@ -7215,11 +8577,11 @@ impl Operation for UnlinkSourceConnectionsFromSolution {
 ///Answer: `types::AlertDetailResponse`.
 #[derive(Debug, Clone)]
 pub struct UnsubscribeFromAlert {
-    ///`alert_id` (path).
+    ///`alert_id` (path): string, required.
     pub alert_id: String,
 }
 impl UnsubscribeFromAlert {
-    ///Required inputs; optional ones have setters.
+    ///Takes the required inputs (`alert_id`).
     pub fn new(alert_id: impl Into<String>) -> Self {
         Self { alert_id: alert_id.into() }
     }
@@ -7232,6 +8594,9 @@ impl Operation for UnsubscribeFromAlert {
     const IDEMPOTENT: bool = false;
     const KIND: Kind = Kind::Json;
     const PAGINATION: Pagination = Pagination::None;
+    const INPUTS: &'static [InputFact] = &[
+        InputFact::path("alert_id", "String", "string, required"),
+    ];
     fn path_and_query(&self) -> String {
         #[allow(unused_mut)]
         let mut out = String::with_capacity(64);
@@ -7253,13 +8618,13 @@ impl Operation for UnsubscribeFromAlert {
 ///Answer: `types::AgentSummaryResponse`.
 #[derive(Debug, Clone)]
 pub struct UpdateAgent {
-    ///`agent_id` (path).
+    ///`agent_id` (path): string, required.
     pub agent_id: String,
-    ///JSON body.
+    ///JSON body, a [`UpdateAgentRequest`](types::UpdateAgentRequest): JSON object with 15 fields, none required.
     pub body: types::UpdateAgentRequest,
 }
 impl UpdateAgent {
-    ///Required inputs; optional ones have setters.
+    ///Takes the required inputs (`agent_id`, `body`).
     pub fn new(agent_id: impl Into<String>, body: types::UpdateAgentRequest) -> Self {
         Self {
             agent_id: agent_id.into(),
@@ -7275,6 +8640,13 @@ impl Operation for UpdateAgent {
     const IDEMPOTENT: bool = true;
     const KIND: Kind = Kind::Json;
     const PAGINATION: Pagination = Pagination::None;
+    const INPUTS: &'static [InputFact] = &[
+        InputFact::path("agent_id", "String", "string, required"),
+        InputFact::body(
+            "UpdateAgentRequest",
+            "JSON object with 15 fields, none required",
+        ),
+    ];
     fn path_and_query(&self) -> String {
         #[allow(unused_mut)]
         let mut out = String::with_capacity(64);
@@ -7295,13 +8667,13 @@ impl Operation for UpdateAgent {
 ///Answer: `types::AgentDefinitionResponse`.
 #[derive(Debug, Clone)]
 pub struct UpdateAgentDefinition {
-    ///`agent_id` (path).
+    ///`agent_id` (path): string, required.
     pub agent_id: String,
-    ///JSON body.
+    ///JSON body, a [`UpdateAgentDefinitionRequest`](types::UpdateAgentDefinitionRequest): JSON object with 2 fields; required: `expected_change_id`, `definition`.
     pub body: types::UpdateAgentDefinitionRequest,
 }
 impl UpdateAgentDefinition {
-    ///Required inputs; optional ones have setters.
+    ///Takes the required inputs (`agent_id`, `body`).
     pub fn new(
         agent_id: impl Into<String>,
         body: types::UpdateAgentDefinitionRequest,
@@ -7320,6 +8692,13 @@ impl Operation for UpdateAgentDefinition {
     const IDEMPOTENT: bool = true;
     const KIND: Kind = Kind::Json;
     const PAGINATION: Pagination = Pagination::None;
+    const INPUTS: &'static [InputFact] = &[
+        InputFact::path("agent_id", "String", "string, required"),
+        InputFact::body(
+            "UpdateAgentDefinitionRequest",
+            "JSON object with 2 fields; required: `expected_change_id`, `definition`",
+        ),
+    ];
     fn path_and_query(&self) -> String {
         #[allow(unused_mut)]
         let mut out = String::with_capacity(64);
@@ -7341,13 +8720,13 @@ impl Operation for UpdateAgentDefinition {
 ///Answer: `types::AlertConfigResponse`.
 #[derive(Debug, Clone)]
 pub struct UpdateAlertConfig {
-    ///`config_id` (path).
+    ///`config_id` (path): string, required.
     pub config_id: String,
-    ///JSON body.
+    ///JSON body, a [`UpdateAlertConfigRequest`](types::UpdateAlertConfigRequest): JSON object with 5 fields, none required.
     pub body: types::UpdateAlertConfigRequest,
 }
 impl UpdateAlertConfig {
-    ///Required inputs; optional ones have setters.
+    ///Takes the required inputs (`config_id`, `body`).
     pub fn new(
         config_id: impl Into<String>,
         body: types::UpdateAlertConfigRequest,
@@ -7366,6 +8745,13 @@ impl Operation for UpdateAlertConfig {
     const IDEMPOTENT: bool = false;
     const KIND: Kind = Kind::Json;
     const PAGINATION: Pagination = Pagination::None;
+    const INPUTS: &'static [InputFact] = &[
+        InputFact::path("config_id", "String", "string, required"),
+        InputFact::body(
+            "UpdateAlertConfigRequest",
+            "JSON object with 5 fields, none required",
+        ),
+    ];
     fn path_and_query(&self) -> String {
         #[allow(unused_mut)]
         let mut out = String::with_capacity(64);
@@ -7386,11 +8772,11 @@ impl Operation for UpdateAlertConfig {
 ///Answer: `types::ApiVersionResponse`.
 #[derive(Debug, Clone)]
 pub struct UpdateApiVersion {
-    ///JSON body.
+    ///JSON body, a [`UpdateApiVersionRequest`](types::UpdateApiVersionRequest): JSON object with 1 fields, none required.
     pub body: types::UpdateApiVersionRequest,
 }
 impl UpdateApiVersion {
-    ///Required inputs; optional ones have setters.
+    ///Takes the required inputs (`body`).
     pub fn new(body: types::UpdateApiVersionRequest) -> Self {
         Self { body }
     }
@@ -7403,6 +8789,12 @@ impl Operation for UpdateApiVersion {
     const IDEMPOTENT: bool = true;
     const KIND: Kind = Kind::Json;
     const PAGINATION: Pagination = Pagination::None;
+    const INPUTS: &'static [InputFact] = &[
+        InputFact::body(
+            "UpdateApiVersionRequest",
+            "JSON object with 1 fields, none required",
+        ),
+    ];
     fn path_and_query(&self) -> String {
         #[allow(unused_mut)]
         let mut out = String::with_capacity(64);
@@ -7418,13 +8810,13 @@ impl Operation for UpdateApiVersion {
 ///Answer: `types::EvaluationCriteriaResponse`.
 #[derive(Debug, Clone)]
 pub struct UpdateEvaluationCriteria {
-    ///`criteria_id` (path).
+    ///`criteria_id` (path): string, required.
     pub criteria_id: String,
-    ///JSON body.
+    ///JSON body, a [`UpdateEvaluationCriteriaRequest`](types::UpdateEvaluationCriteriaRequest): JSON object with 7 fields, none required.
     pub body: types::UpdateEvaluationCriteriaRequest,
 }
 impl UpdateEvaluationCriteria {
-    ///Required inputs; optional ones have setters.
+    ///Takes the required inputs (`criteria_id`, `body`).
     pub fn new(
         criteria_id: impl Into<String>,
         body: types::UpdateEvaluationCriteriaRequest,
@@ -7443,6 +8835,13 @@ impl Operation for UpdateEvaluationCriteria {
     const IDEMPOTENT: bool = false;
     const KIND: Kind = Kind::Json;
     const PAGINATION: Pagination = Pagination::None;
+    const INPUTS: &'static [InputFact] = &[
+        InputFact::path("criteria_id", "String", "string, required"),
+        InputFact::body(
+            "UpdateEvaluationCriteriaRequest",
+            "JSON object with 7 fields, none required",
+        ),
+    ];
     fn path_and_query(&self) -> String {
         #[allow(unused_mut)]
         let mut out = String::with_capacity(64);
@@ -7463,13 +8862,13 @@ impl Operation for UpdateEvaluationCriteria {
 ///Answer: `types::KnowledgeBaseResponseModel`.
 #[derive(Debug, Clone)]
 pub struct UpdateKnowledgeBase {
-    ///`knowledge_base_id` (path).
+    ///`knowledge_base_id` (path): string, required.
     pub knowledge_base_id: String,
-    ///JSON body.
+    ///JSON body, a [`UpdateKnowledgeBaseBody`](types::UpdateKnowledgeBaseBody): JSON object with 7 fields, none required.
     pub body: types::UpdateKnowledgeBaseBody,
 }
 impl UpdateKnowledgeBase {
-    ///Required inputs; optional ones have setters.
+    ///Takes the required inputs (`knowledge_base_id`, `body`).
     pub fn new(
         knowledge_base_id: impl Into<String>,
         body: types::UpdateKnowledgeBaseBody,
@@ -7488,6 +8887,13 @@ impl Operation for UpdateKnowledgeBase {
     const IDEMPOTENT: bool = true;
     const KIND: Kind = Kind::Json;
     const PAGINATION: Pagination = Pagination::None;
+    const INPUTS: &'static [InputFact] = &[
+        InputFact::path("knowledge_base_id", "String", "string, required"),
+        InputFact::body(
+            "UpdateKnowledgeBaseBody",
+            "JSON object with 7 fields, none required",
+        ),
+    ];
     fn path_and_query(&self) -> String {
         #[allow(unused_mut)]
         let mut out = String::with_capacity(64);
@@ -7500,6 +8906,18 @@ impl Operation for UpdateKnowledgeBase {
     }
     fn check(&self) -> Result<(), String> {
         check_segment("knowledge_base_id", &self.knowledge_base_id)?;
+        check_range(
+            "body field `default_top_k`",
+            &self.body.default_top_k,
+            Some(0i64),
+            Some(200i64),
+        )?;
+        check_range(
+            "body field `default_top_n`",
+            &self.body.default_top_n,
+            Some(0i64),
+            Some(200i64),
+        )?;
         Ok(())
     }
 }
@@ -7508,13 +8926,13 @@ impl Operation for UpdateKnowledgeBase {
 ///Answer: `types::MemoryBankResponseModel`.
 #[derive(Debug, Clone)]
 pub struct UpdateMemoryBank {
-    ///`memory_bank_id` (path).
+    ///`memory_bank_id` (path): string, required.
     pub memory_bank_id: String,
-    ///JSON body.
+    ///JSON body, a [`UpdateMemoryBankBody`](types::UpdateMemoryBankBody): JSON object with 7 fields, none required.
     pub body: types::UpdateMemoryBankBody,
 }
 impl UpdateMemoryBank {
-    ///Required inputs; optional ones have setters.
+    ///Takes the required inputs (`memory_bank_id`, `body`).
     pub fn new(
         memory_bank_id: impl Into<String>,
         body: types::UpdateMemoryBankBody,
@@ -7533,6 +8951,13 @@ impl Operation for UpdateMemoryBank {
     const IDEMPOTENT: bool = true;
     const KIND: Kind = Kind::Json;
     const PAGINATION: Pagination = Pagination::None;
+    const INPUTS: &'static [InputFact] = &[
+        InputFact::path("memory_bank_id", "String", "string, required"),
+        InputFact::body(
+            "UpdateMemoryBankBody",
+            "JSON object with 7 fields, none required",
+        ),
+    ];
     fn path_and_query(&self) -> String {
         #[allow(unused_mut)]
         let mut out = String::with_capacity(64);
@@ -7545,6 +8970,25 @@ impl Operation for UpdateMemoryBank {
     }
     fn check(&self) -> Result<(), String> {
         check_segment("memory_bank_id", &self.memory_bank_id)?;
+        check_range(
+            "body field `max_age_days`",
+            &self.body.max_age_days,
+            Some(0i64),
+            None,
+        )?;
+        check_range(
+            "body field `max_size_tokens`",
+            &self.body.max_size_tokens,
+            Some(0i64),
+            None,
+        )?;
+        check_range("body field `max_turns`", &self.body.max_turns, Some(0i64), None)?;
+        check_range(
+            "body field `retention_days`",
+            &self.body.retention_days,
+            Some(0i64),
+            None,
+        )?;
         Ok(())
     }
 }
@@ -7553,15 +8997,15 @@ impl Operation for UpdateMemoryBank {
 ///Answer: `types::OrganizationAlertPreferenceResponse`.
 #[derive(Debug, Clone)]
 pub struct UpdateOrganizationAlertPreference {
-    ///`organization_id` (path).
+    ///`organization_id` (path): string, required, format `uuid`.
     pub organization_id: String,
-    ///`alert_type` (path).
+    ///`alert_type` (path): string, required.
     pub alert_type: String,
-    ///JSON body.
+    ///JSON body, a [`UpdateOrganizationAlertPreferenceRequest`](types::UpdateOrganizationAlertPreferenceRequest): JSON object with 1 fields; required: `subscribed`.
     pub body: types::UpdateOrganizationAlertPreferenceRequest,
 }
 impl UpdateOrganizationAlertPreference {
-    ///Required inputs; optional ones have setters.
+    ///Takes the required inputs (`organization_id`, `alert_type`, `body`).
     pub fn new(
         organization_id: impl Into<String>,
         alert_type: impl Into<String>,
@@ -7582,6 +9026,14 @@ impl Operation for UpdateOrganizationAlertPreference {
     const IDEMPOTENT: bool = false;
     const KIND: Kind = Kind::Json;
     const PAGINATION: Pagination = Pagination::None;
+    const INPUTS: &'static [InputFact] = &[
+        InputFact::path("organization_id", "String", "string, required, format `uuid`"),
+        InputFact::path("alert_type", "String", "string, required"),
+        InputFact::body(
+            "UpdateOrganizationAlertPreferenceRequest",
+            "JSON object with 1 fields; required: `subscribed`",
+        ),
+    ];
     fn path_and_query(&self) -> String {
         #[allow(unused_mut)]
         let mut out = String::with_capacity(64);
@@ -7605,13 +9057,13 @@ impl Operation for UpdateOrganizationAlertPreference {
 ///Answer: `types::SolutionResponse`.
 #[derive(Debug, Clone)]
 pub struct UpdateSolution {
-    ///`solution_id` (path).
+    ///`solution_id` (path): string, required, format `uuid`.
     pub solution_id: String,
-    ///JSON body.
+    ///JSON body, a [`UpdateSolutionRequest`](types::UpdateSolutionRequest): JSON object with 2 fields, none required.
     pub body: types::UpdateSolutionRequest,
 }
 impl UpdateSolution {
-    ///Required inputs; optional ones have setters.
+    ///Takes the required inputs (`solution_id`, `body`).
     pub fn new(
         solution_id: impl Into<String>,
         body: types::UpdateSolutionRequest,
@@ -7630,6 +9082,13 @@ impl Operation for UpdateSolution {
     const IDEMPOTENT: bool = false;
     const KIND: Kind = Kind::Json;
     const PAGINATION: Pagination = Pagination::None;
+    const INPUTS: &'static [InputFact] = &[
+        InputFact::path("solution_id", "String", "string, required, format `uuid`"),
+        InputFact::body(
+            "UpdateSolutionRequest",
+            "JSON object with 2 fields, none required",
+        ),
+    ];
     fn path_and_query(&self) -> String {
         #[allow(unused_mut)]
         let mut out = String::with_capacity(64);
@@ -7650,13 +9109,13 @@ impl Operation for UpdateSolution {
 ///Answer: `types::SourceResponse`.
 #[derive(Debug, Clone)]
 pub struct UpdateSource {
-    ///`source_connection_id` (path).
+    ///`source_connection_id` (path): string, required, format `uuid`.
     pub source_connection_id: String,
-    ///JSON body.
+    ///JSON body, a [`UpdateSourceBody`](types::UpdateSourceBody): JSON object with 4 fields, none required.
     pub body: types::UpdateSourceBody,
 }
 impl UpdateSource {
-    ///Required inputs; optional ones have setters.
+    ///Takes the required inputs (`source_connection_id`, `body`).
     pub fn new(
         source_connection_id: impl Into<String>,
         body: types::UpdateSourceBody,
@@ -7675,6 +9134,14 @@ impl Operation for UpdateSource {
     const IDEMPOTENT: bool = true;
     const KIND: Kind = Kind::Json;
     const PAGINATION: Pagination = Pagination::None;
+    const INPUTS: &'static [InputFact] = &[
+        InputFact::path(
+            "source_connection_id",
+            "String",
+            "string, required, format `uuid`",
+        ),
+        InputFact::body("UpdateSourceBody", "JSON object with 4 fields, none required"),
+    ];
     fn path_and_query(&self) -> String {
         #[allow(unused_mut)]
         let mut out = String::with_capacity(64);
@@ -7695,11 +9162,11 @@ impl Operation for UpdateSource {
 ///Answer: `types::UploadAgentInputApiResponse`.
 #[derive(Debug, Clone)]
 pub struct UploadAgentInput {
-    ///`agent_id` (path).
+    ///`agent_id` (path): string, required.
     pub agent_id: String,
 }
 impl UploadAgentInput {
-    ///Required inputs; optional ones have setters.
+    ///Takes the required inputs (`agent_id`).
     pub fn new(agent_id: impl Into<String>) -> Self {
         Self { agent_id: agent_id.into() }
     }
@@ -7712,6 +9179,9 @@ impl Operation for UploadAgentInput {
     const IDEMPOTENT: bool = false;
     const KIND: Kind = Kind::Multipart;
     const PAGINATION: Pagination = Pagination::None;
+    const INPUTS: &'static [InputFact] = &[
+        InputFact::path("agent_id", "String", "string, required"),
+    ];
     fn path_and_query(&self) -> String {
         #[allow(unused_mut)]
         let mut out = String::with_capacity(64);
@@ -7733,11 +9203,11 @@ impl Operation for UploadAgentInput {
 ///Answer: `types::ContentFileUploadResponse`.
 #[derive(Debug, Clone)]
 pub struct UploadFileToContent {
-    ///`source_connection_content_version` (path).
+    ///`source_connection_content_version` (path): string, required.
     pub source_connection_content_version: String,
 }
 impl UploadFileToContent {
-    ///Required inputs; optional ones have setters.
+    ///Takes the required inputs (`source_connection_content_version`).
     pub fn new(source_connection_content_version: impl Into<String>) -> Self {
         Self {
             source_connection_content_version: source_connection_content_version.into(),
@@ -7752,6 +9222,13 @@ impl Operation for UploadFileToContent {
     const IDEMPOTENT: bool = false;
     const KIND: Kind = Kind::Multipart;
     const PAGINATION: Pagination = Pagination::None;
+    const INPUTS: &'static [InputFact] = &[
+        InputFact::path(
+            "source_connection_content_version",
+            "String",
+            "string, required",
+        ),
+    ];
     fn path_and_query(&self) -> String {
         #[allow(unused_mut)]
         let mut out = String::with_capacity(64);
@@ -7776,11 +9253,11 @@ impl Operation for UploadFileToContent {
 ///Answer: `types::SourceFileUploadResponse`.
 #[derive(Debug, Clone)]
 pub struct UploadFileToSource {
-    ///`source_connection_id` (path).
+    ///`source_connection_id` (path): string, required.
     pub source_connection_id: String,
 }
 impl UploadFileToSource {
-    ///Required inputs; optional ones have setters.
+    ///Takes the required inputs (`source_connection_id`).
     pub fn new(source_connection_id: impl Into<String>) -> Self {
         Self {
             source_connection_id: source_connection_id.into(),
@@ -7795,6 +9272,9 @@ impl Operation for UploadFileToSource {
     const IDEMPOTENT: bool = false;
     const KIND: Kind = Kind::Multipart;
     const PAGINATION: Pagination = Pagination::None;
+    const INPUTS: &'static [InputFact] = &[
+        InputFact::path("source_connection_id", "String", "string, required"),
+    ];
     fn path_and_query(&self) -> String {
         #[allow(unused_mut)]
         let mut out = String::with_capacity(64);
@@ -7816,13 +9296,13 @@ impl Operation for UploadFileToSource {
 ///Answer: `types::SourceFileUploadResponse`.
 #[derive(Debug, Clone)]
 pub struct UploadInlineTextToSource {
-    ///`source_connection_id` (path).
+    ///`source_connection_id` (path): string, required, format `uuid`.
     pub source_connection_id: String,
-    ///JSON body.
+    ///JSON body, a [`InlineTextUploadRequest`](types::InlineTextUploadRequest): JSON object with 4 fields; required: `text`.
     pub body: types::InlineTextUploadRequest,
 }
 impl UploadInlineTextToSource {
-    ///Required inputs; optional ones have setters.
+    ///Takes the required inputs (`source_connection_id`, `body`).
     pub fn new(
         source_connection_id: impl Into<String>,
         body: types::InlineTextUploadRequest,
@@ -7841,6 +9321,17 @@ impl Operation for UploadInlineTextToSource {
     const IDEMPOTENT: bool = false;
     const KIND: Kind = Kind::Json;
     const PAGINATION: Pagination = Pagination::None;
+    const INPUTS: &'static [InputFact] = &[
+        InputFact::path(
+            "source_connection_id",
+            "String",
+            "string, required, format `uuid`",
+        ),
+        InputFact::body(
+            "InlineTextUploadRequest",
+            "JSON object with 4 fields; required: `text`",
+        ),
+    ];
     fn path_and_query(&self) -> String {
         #[allow(unused_mut)]
         let mut out = String::with_capacity(64);
@@ -7862,7 +9353,7 @@ impl Operation for UploadInlineTextToSource {
 #[derive(Debug, Clone)]
 pub struct UseSharedDomain {}
 impl UseSharedDomain {
-    ///Required inputs; optional ones have setters.
+    ///No required inputs.
     pub fn new() -> Self {
         Self {}
     }
@@ -7880,6 +9371,7 @@ impl Operation for UseSharedDomain {
     const IDEMPOTENT: bool = false;
     const KIND: Kind = Kind::Json;
     const PAGINATION: Pagination = Pagination::None;
+    const INPUTS: &'static [InputFact] = &[];
     fn path_and_query(&self) -> String {
         #[allow(unused_mut)]
         let mut out = String::with_capacity(64);
@@ -7895,11 +9387,11 @@ impl Operation for UseSharedDomain {
 ///Answer: `types::EmailDomainResponse`.
 #[derive(Debug, Clone)]
 pub struct VerifyEmailDomain {
-    ///`domain_id` (path).
+    ///`domain_id` (path): string, required, format `uuid`.
     pub domain_id: String,
 }
 impl VerifyEmailDomain {
-    ///Required inputs; optional ones have setters.
+    ///Takes the required inputs (`domain_id`).
     pub fn new(domain_id: impl Into<String>) -> Self {
         Self {
             domain_id: domain_id.into(),
@@ -7914,6 +9406,9 @@ impl Operation for VerifyEmailDomain {
     const IDEMPOTENT: bool = false;
     const KIND: Kind = Kind::Json;
     const PAGINATION: Pagination = Pagination::None;
+    const INPUTS: &'static [InputFact] = &[
+        InputFact::path("domain_id", "String", "string, required, format `uuid`"),
+    ];
     fn path_and_query(&self) -> String {
         #[allow(unused_mut)]
         let mut out = String::with_capacity(64);

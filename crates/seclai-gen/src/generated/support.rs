@@ -47,10 +47,165 @@ pub trait Operation: Clone + Send + Sync + 'static {
     fn path_and_query(&self) -> String;
     /// The JSON body, if the operation has one.
     fn body(&self) -> Result<Option<Vec<u8>>, serde_json::Error>;
-    /// Input checks that need no network (path parameters non-empty, not `.` or `..`).
+    /// Each input with its facts, for help texts (a command line, a form).
+    /// Empty for descriptors written by hand.
+    const INPUTS: &'static [InputFact] = &[];
+    /// Input checks that need no network: path parameters non-empty and not
+    /// `.` or `..`, integers within the spec's limits. Rendering calls it, so
+    /// a failing input is an error before anything is sent.
     fn check(&self) -> Result<(), String> {
         Ok(())
     }
+}
+/// Where an input goes in the request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum InputLocation {
+    /// A path segment.
+    Path,
+    /// A query parameter.
+    Query,
+    /// The JSON body (the whole body is one input).
+    Body,
+}
+/// One input of an operation, described for help texts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct InputFact {
+    /// The name on the wire (`body` for the JSON body); the descriptor's
+    /// field and setter are its snake-case form.
+    pub name: &'static str,
+    /// Path, query or body.
+    pub location: InputLocation,
+    /// The Rust type the descriptor stores, short form (`i64`, `String`, `CreateAgentRequest`).
+    pub rust_type: &'static str,
+    /// Whether the descriptor's `new` takes it.
+    pub required: bool,
+    /// One line: kind, required or optional, default, allowed values, limits, format.
+    pub facts: &'static str,
+}
+impl InputFact {
+    /// A path parameter (always required).
+    pub const fn path(
+        name: &'static str,
+        rust_type: &'static str,
+        facts: &'static str,
+    ) -> Self {
+        InputFact {
+            name,
+            location: InputLocation::Path,
+            rust_type,
+            required: true,
+            facts,
+        }
+    }
+    /// A query parameter.
+    pub const fn query(
+        name: &'static str,
+        rust_type: &'static str,
+        required: bool,
+        facts: &'static str,
+    ) -> Self {
+        InputFact {
+            name,
+            location: InputLocation::Query,
+            rust_type,
+            required,
+            facts,
+        }
+    }
+    /// The JSON body (always required).
+    pub const fn body(rust_type: &'static str, facts: &'static str) -> Self {
+        InputFact {
+            name: "body",
+            location: InputLocation::Body,
+            rust_type,
+            required: true,
+            facts,
+        }
+    }
+}
+/// An integer input as users hold it: every primitive integer type converts
+/// (`usize`, `u32`, `i64`, …), so no cast is needed. A value beyond the
+/// range of `i64` saturates; inputs with limits are then checked before the
+/// request is sent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+pub struct Integer(pub i64);
+impl Integer {
+    /// The value as sent.
+    pub fn get(self) -> i64 {
+        self.0
+    }
+}
+macro_rules! integer_from {
+    ($($t:ty),*) => {
+        $(impl From <$t > for Integer { fn from(v : $t) -> Self {
+        Integer(i64::try_from(v).unwrap_or(if v > 0 as $t { i64::MAX } else { i64::MIN
+        })) } })*
+    };
+}
+integer_from!(i8, i16, i32, i64, i128, isize, u8, u16, u32, u64, u128, usize);
+impl std::fmt::Display for Integer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+impl std::str::FromStr for Integer {
+    type Err = std::num::ParseIntError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        s.parse().map(Integer)
+    }
+}
+impl<'de> serde::Deserialize<'de> for Integer {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        i64::deserialize(d).map(Integer)
+    }
+}
+impl serde::Serialize for Integer {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        self.0.serialize(s)
+    }
+}
+/// A field that may hold an integer to range-check: `i64`, `Option<i64>`,
+/// or a tri-state `Option<Option<i64>>`.
+pub trait IntField {
+    /// The integer, if one is set.
+    fn int(&self) -> Option<i64>;
+}
+impl IntField for i64 {
+    fn int(&self) -> Option<i64> {
+        Some(*self)
+    }
+}
+impl IntField for i32 {
+    fn int(&self) -> Option<i64> {
+        Some(i64::from(*self))
+    }
+}
+impl<T: IntField> IntField for Option<T> {
+    fn int(&self) -> Option<i64> {
+        self.as_ref().and_then(IntField::int)
+    }
+}
+/// Check an integer input against its inclusive limits; the error names the
+/// input, where it goes, its limits and the value.
+pub fn check_range(
+    what: &str,
+    value: &impl IntField,
+    min: Option<i64>,
+    max: Option<i64>,
+) -> Result<(), String> {
+    let Some(v) = value.int() else {
+        return Ok(());
+    };
+    if min.is_some_and(|m| v < m) || max.is_some_and(|m| v > m) {
+        let limits = match (min, max) {
+            (Some(a), Some(b)) => format!("between {a} and {b}"),
+            (Some(a), None) => format!("at least {a}"),
+            (None, Some(b)) => format!("at most {b}"),
+            (None, None) => String::new(),
+        };
+        return Err(format!("{what} must be {limits} (got {v})"));
+    }
+    Ok(())
 }
 /// A paged list operation.
 pub trait Paginated: Operation {

@@ -3,1762 +3,2509 @@
 
 //! Request and response types, generated from the spec's components.
 #![allow(unused_imports)]
+use std::collections::BTreeMap;
+///JSON object with 1 fields; required: `body`.
+///
+///Request body of `add_alert_comment` (`POST /alerts/{alert_id}/comments`).
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 pub struct AddCommentRequest {
-    pub body: ::std::string::String,
+    ///`body`: string, required.
+    pub body: String,
 }
+///JSON object with 3 fields; required: `user_input`.
+///
+///Request body of `add_solution_conversation_turn` (`POST /solutions/{solution_id}/conversations`).
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 pub struct AddConversationTurnRequest {
+    ///`actions_taken`: object, optional, may be null.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     #[serde(default)]
-    pub actions_taken: ::std::option::Option<
-        ::serde_json::Map<::std::string::String, ::serde_json::Value>,
-    >,
+    pub actions_taken: Option<::serde_json::Map<String, ::serde_json::Value>>,
+    ///`ai_response`: string, optional, may be null.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     #[serde(default)]
-    pub ai_response: ::std::option::Option<::std::string::String>,
-    pub user_input: ::std::string::String,
+    pub ai_response: Option<String>,
+    ///`user_input`: string, required.
+    pub user_input: String,
 }
+///JSON object with 3 fields; required: `kind`, `value`.
+///
+///Request body of `add_email_domain` (`POST /email-domains`).
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 pub struct AddEmailDomainRequest {
+    ///`delegated`: boolean, optional, default `false`.
     #[serde(default)]
     pub delegated: bool,
-    pub kind: ::std::string::String,
-    pub value: ::std::string::String,
+    ///`kind`: string, required.
+    pub kind: String,
+    ///`value`: string, required, 1 to 253 characters.
+    pub value: String,
 }
+///JSON object with 2 fields; required: `requires_uploads`.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 pub struct AgentAttachmentRefsApiResponse {
+    ///`agent`: object `AttachmentRefsSourceApiSummary`, optional.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     #[serde(default)]
-    pub agent: ::std::option::Option<AttachmentRefsSourceApiSummary>,
+    pub agent: Option<AttachmentRefsSourceApiSummary>,
+    ///`requires_uploads`: boolean, required.
     pub requires_uploads: bool,
 }
+///JSON object with 3 fields; required: `id`, `name`, `disabled`.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 pub struct AgentCallerApiResponse {
+    ///`disabled`: boolean, required.
     pub disabled: bool,
-    pub id: ::std::string::String,
-    pub name: ::std::string::String,
+    ///`id`: string, required, format `uuid`.
+    pub id: String,
+    ///`name`: string, required.
+    pub name: String,
 }
+///JSON object with 4 fields; required: `error`, `message`, `errors`, `source`.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 pub struct AgentDefinitionImportErrorResponse {
+    ///`error`: always `"invalid_agent_definition"`, required.
     pub error: crate::types::AgentDefinitionImportErrorResponseError,
-    pub errors: ::std::vec::Vec<ImportFieldErrorModel>,
-    pub message: ::std::string::String,
-    pub source: ::std::string::String,
+    ///`errors`: array of object `ImportFieldErrorModel`, required.
+    pub errors: Vec<ImportFieldErrorModel>,
+    ///`message`: string, required.
+    pub message: String,
+    ///`source`: string, required.
+    pub source: String,
 }
+///JSON object with 4 fields; required: `change_id`, `definition`, `schema_version`.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 pub struct AgentDefinitionResponse {
-    pub change_id: ::std::string::String,
-    pub definition: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
-    pub schema_version: ::std::string::String,
+    ///`change_id`: string, required.
+    pub change_id: String,
+    ///`definition`: object, required.
+    pub definition: ::serde_json::Map<String, ::serde_json::Value>,
+    ///`schema_version`: string, required.
+    pub schema_version: String,
+    ///`warnings`: array of map of string to string, optional, may be null.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     #[serde(default)]
-    pub warnings: ::std::option::Option<
-        ::std::vec::Vec<
-            ::std::collections::BTreeMap<::std::string::String, ::std::string::String>,
-        >,
-    >,
+    pub warnings: Option<Vec<BTreeMap<String, String>>>,
 }
+///JSON object with 2 fields; required: `items`, `total`.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 pub struct AgentEmailOptOutListResponse {
-    pub items: ::std::vec::Vec<AgentEmailOptOutResponse>,
+    ///`items`: array of object `AgentEmailOptOutResponse`, required.
+    pub items: Vec<AgentEmailOptOutResponse>,
+    ///`total`: integer, required.
     pub total: i64,
 }
+///JSON object with 7 fields; required: `id`, `created_at`, `recipient_email`, `agent_id`, `agent_name`, `reason`, `comment`.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 pub struct AgentEmailOptOutResponse {
+    ///`agent_id`: string, required, may be null, format `uuid`.
     #[serde(deserialize_with = "::std::option::Option::deserialize")]
     #[serde(default)]
-    pub agent_id: ::std::option::Option<::std::string::String>,
+    pub agent_id: Option<String>,
+    ///`agent_name`: string, required, may be null.
     #[serde(deserialize_with = "::std::option::Option::deserialize")]
     #[serde(default)]
-    pub agent_name: ::std::option::Option<::std::string::String>,
+    pub agent_name: Option<String>,
+    ///`comment`: string, required, may be null.
     #[serde(deserialize_with = "::std::option::Option::deserialize")]
     #[serde(default)]
-    pub comment: ::std::option::Option<::std::string::String>,
-    pub created_at: ::std::string::String,
-    pub id: ::std::string::String,
+    pub comment: Option<String>,
+    ///`created_at`: string, required.
+    pub created_at: String,
+    ///`id`: string, required, format `uuid`.
+    pub id: String,
+    ///`reason`: string, required, may be null.
     #[serde(deserialize_with = "::std::option::Option::deserialize")]
     #[serde(default)]
-    pub reason: ::std::option::Option<::std::string::String>,
-    pub recipient_email: ::std::string::String,
+    pub reason: Option<String>,
+    ///`recipient_email`: string, required.
+    pub recipient_email: String,
 }
+///JSON object with 9 fields; required: `export_version`, `exported_at`, `software_version`, `agent`.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 pub struct AgentExportResponse {
-    pub agent: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+    ///`agent`: object, required.
+    pub agent: ::serde_json::Map<String, ::serde_json::Value>,
+    ///`alert_configs`: array of object, optional, may be null.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     #[serde(default)]
-    pub alert_configs: ::std::option::Option<
-        ::std::vec::Vec<::serde_json::Map<::std::string::String, ::serde_json::Value>>,
-    >,
+    pub alert_configs: Option<Vec<::serde_json::Map<String, ::serde_json::Value>>>,
+    ///`dependencies`: object, optional, may be null.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     #[serde(default)]
-    pub dependencies: ::std::option::Option<
-        ::serde_json::Map<::std::string::String, ::serde_json::Value>,
-    >,
+    pub dependencies: Option<::serde_json::Map<String, ::serde_json::Value>>,
+    ///`evaluation_criteria`: array of object, optional, may be null.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     #[serde(default)]
-    pub evaluation_criteria: ::std::option::Option<
-        ::std::vec::Vec<::serde_json::Map<::std::string::String, ::serde_json::Value>>,
-    >,
-    pub export_version: ::std::string::String,
-    pub exported_at: ::std::string::String,
+    pub evaluation_criteria: Option<Vec<::serde_json::Map<String, ::serde_json::Value>>>,
+    ///`export_version`: string, required.
+    pub export_version: String,
+    ///`exported_at`: string, required.
+    pub exported_at: String,
+    ///`governance_policies`: array of object, optional, may be null.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     #[serde(default)]
-    pub governance_policies: ::std::option::Option<
-        ::std::vec::Vec<::serde_json::Map<::std::string::String, ::serde_json::Value>>,
-    >,
-    pub software_version: ::std::string::String,
+    pub governance_policies: Option<Vec<::serde_json::Map<String, ::serde_json::Value>>>,
+    ///`software_version`: string, required.
+    pub software_version: String,
+    ///`trigger`: object, optional, may be null.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     #[serde(default)]
-    pub trigger: ::std::option::Option<
-        ::serde_json::Map<::std::string::String, ::serde_json::Value>,
-    >,
+    pub trigger: Option<::serde_json::Map<String, ::serde_json::Value>>,
 }
+///JSON object with 1 fields; required: `agent_definition`.
+///
+///Request body of `preview_import_agent` (`POST /agents/preview-import`).
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 pub struct AgentImportPreviewRequest {
-    pub agent_definition: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+    ///`agent_definition`: object, required.
+    pub agent_definition: ::serde_json::Map<String, ::serde_json::Value>,
 }
+///JSON object with 12 fields; required: `ok`, `agent_name`, `description`, `step_count`, `schedules`, `alert_configs`, `evaluation_criteria`, `governance_policies`.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 pub struct AgentImportPreviewResponse {
+    ///`agent_name`: string, required, may be null.
     #[serde(deserialize_with = "::std::option::Option::deserialize")]
     #[serde(default)]
-    pub agent_name: ::std::option::Option<::std::string::String>,
+    pub agent_name: Option<String>,
+    ///`alert_configs`: integer, required.
     pub alert_configs: i64,
+    ///`description`: string, required, may be null.
     #[serde(deserialize_with = "::std::option::Option::deserialize")]
     #[serde(default)]
-    pub description: ::std::option::Option<::std::string::String>,
+    pub description: Option<String>,
+    ///`evaluation_criteria`: integer, required.
     pub evaluation_criteria: i64,
+    ///`governance_policies`: integer, required.
     pub governance_policies: i64,
+    ///`ok`: boolean, required.
     pub ok: bool,
+    ///`payload_export_version`: string, optional, may be null.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     #[serde(default)]
-    pub payload_export_version: ::std::option::Option<::std::string::String>,
+    pub payload_export_version: Option<String>,
+    ///`schedules`: integer, required.
     pub schedules: i64,
+    ///`solutions`: integer, optional, default `0`.
     #[serde(default)]
     pub solutions: i64,
+    ///`step_count`: integer, required.
     pub step_count: i64,
+    ///`supported_export_version`: string, optional, default `"2"`.
     #[serde(
         default = "defaults::agent_import_preview_response_supported_export_version"
     )]
-    pub supported_export_version: ::std::string::String,
+    pub supported_export_version: String,
+    ///`unresolved_refs`: array of object, optional.
     #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
-    pub unresolved_refs: ::std::vec::Vec<
-        ::serde_json::Map<::std::string::String, ::serde_json::Value>,
-    >,
+    pub unresolved_refs: Vec<::serde_json::Map<String, ::serde_json::Value>>,
 }
+///JSON object with 2 fields; required: `data`, `pagination`.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 pub struct AgentListResponse {
-    pub data: ::std::vec::Vec<AgentSummaryResponse>,
+    ///`data`: array of object `AgentSummaryResponse`, required.
+    pub data: Vec<AgentSummaryResponse>,
+    ///`pagination`: object `PaginationResponse`, required.
     pub pagination: PaginationResponse,
 }
+///JSON object with 5 fields; required: `status`, `started_at`, `ended_at`, `duration`, `error`.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 pub struct AgentRunAttemptResponse {
+    ///`duration`: number, required, may be null.
     #[serde(deserialize_with = "::std::option::Option::deserialize")]
     #[serde(default)]
-    pub duration: ::std::option::Option<f64>,
+    pub duration: Option<f64>,
+    ///`ended_at`: string, required, may be null.
     #[serde(deserialize_with = "::std::option::Option::deserialize")]
     #[serde(default)]
-    pub ended_at: ::std::option::Option<::std::string::String>,
+    pub ended_at: Option<String>,
+    ///`error`: string, required, may be null.
     #[serde(deserialize_with = "::std::option::Option::deserialize")]
     #[serde(default)]
-    pub error: ::std::option::Option<::std::string::String>,
+    pub error: Option<String>,
+    ///`started_at`: string, required, may be null.
     #[serde(deserialize_with = "::std::option::Option::deserialize")]
     #[serde(default)]
-    pub started_at: ::std::option::Option<::std::string::String>,
+    pub started_at: Option<String>,
+    ///`status`: one of `"pending"`, `"processing"`, `"completed"`, `"failed"`, `"queued"`, `"waiting_human"`, `"waiting_scheduled"`, required.
     pub status: crate::types::RunStatus,
 }
+///JSON object with 2 fields; required: `data`, `pagination`.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 pub struct AgentRunListResponse {
-    pub data: ::std::vec::Vec<AgentRunResponse>,
+    ///`data`: array of object `AgentRunResponse`, required.
+    pub data: Vec<AgentRunResponse>,
+    ///`pagination`: object `PaginationResponse`, required.
     pub pagination: PaginationResponse,
 }
+///JSON object with 6 fields, none required.
+///
+///Request body of `run_agent` (`POST /agents/{agent_id}/runs`).
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 pub struct AgentRunRequest {
+    ///`input`: string, optional, may be null.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     #[serde(default)]
-    pub input: ::std::option::Option<::std::string::String>,
+    pub input: Option<String>,
+    ///`input_upload_id`: string, optional, may be null, format `uuid`.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     #[serde(default)]
-    pub input_upload_id: ::std::option::Option<::std::string::String>,
+    pub input_upload_id: Option<String>,
+    ///`input_upload_ids`: array of string (format `uuid`), optional, may be null, at most 20 items.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     #[serde(default)]
-    pub input_upload_ids: ::std::option::Option<::std::vec::Vec<::std::string::String>>,
+    pub input_upload_ids: Option<Vec<String>>,
+    ///`metadata`: map of string to `JsonValue` (any JSON value), optional, may be null.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     #[serde(default)]
-    pub metadata: ::std::option::Option<
-        ::std::collections::BTreeMap<::std::string::String, JsonValue>,
-    >,
+    pub metadata: Option<BTreeMap<String, JsonValue>>,
+    ///`priority`: boolean, optional, default `false`.
     #[serde(default)]
     pub priority: bool,
+    ///`replay_of_run_id`: string, optional, may be null, format `uuid`.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     #[serde(default)]
-    pub replay_of_run_id: ::std::option::Option<::std::string::String>,
+    pub replay_of_run_id: Option<String>,
 }
+///JSON object with 18 fields; required: `run_id`, `status`, `error_count`, `credits`, `priority`, `input`, `output`, `attempts`.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 pub struct AgentRunResponse {
-    pub attempts: ::std::vec::Vec<AgentRunAttemptResponse>,
+    ///`attempts`: array of object `AgentRunAttemptResponse`, required.
+    pub attempts: Vec<AgentRunAttemptResponse>,
+    ///`blocked_policies`: array of object `GovernancePolicyRefResponse`, optional.
     #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
-    pub blocked_policies: ::std::vec::Vec<GovernancePolicyRefResponse>,
+    pub blocked_policies: Vec<GovernancePolicyRefResponse>,
+    ///`credits`: number, required, may be null.
     #[serde(deserialize_with = "::std::option::Option::deserialize")]
     #[serde(default)]
-    pub credits: ::std::option::Option<f64>,
+    pub credits: Option<f64>,
+    ///`error_count`: integer, required.
     pub error_count: i64,
+    ///`flagged_policies`: array of object `GovernancePolicyRefResponse`, optional.
     #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
-    pub flagged_policies: ::std::vec::Vec<GovernancePolicyRefResponse>,
+    pub flagged_policies: Vec<GovernancePolicyRefResponse>,
+    ///`governance_input_status`: string, optional, may be null.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     #[serde(default)]
-    pub governance_input_status: ::std::option::Option<::std::string::String>,
+    pub governance_input_status: Option<String>,
+    ///`governance_input_wait_ms`: integer, optional, may be null.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     #[serde(default)]
-    pub governance_input_wait_ms: ::std::option::Option<i64>,
+    pub governance_input_wait_ms: Option<i64>,
+    ///`hitl_wait_ms`: integer, optional, may be null.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     #[serde(default)]
-    pub hitl_wait_ms: ::std::option::Option<i64>,
+    pub hitl_wait_ms: Option<i64>,
+    ///`input`: string, required, may be null.
     #[serde(deserialize_with = "::std::option::Option::deserialize")]
     #[serde(default)]
-    pub input: ::std::option::Option<::std::string::String>,
+    pub input: Option<String>,
+    ///`input_scan_status`: string, optional, may be null.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     #[serde(default)]
-    pub input_scan_status: ::std::option::Option<::std::string::String>,
+    pub input_scan_status: Option<String>,
+    ///`output`: string, required, may be null.
     #[serde(deserialize_with = "::std::option::Option::deserialize")]
     #[serde(default)]
-    pub output: ::std::option::Option<::std::string::String>,
+    pub output: Option<String>,
+    ///`output_content_type`: string, optional, may be null.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     #[serde(default)]
-    pub output_content_type: ::std::option::Option<::std::string::String>,
+    pub output_content_type: Option<String>,
+    ///`priority`: boolean, required.
     pub priority: bool,
-    pub run_id: ::std::string::String,
+    ///`run_id`: string, required.
+    pub run_id: String,
+    ///`scan_wait_ms`: integer, optional, may be null.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     #[serde(default)]
-    pub scan_wait_ms: ::std::option::Option<i64>,
+    pub scan_wait_ms: Option<i64>,
+    ///`status`: one of `"pending"`, `"processing"`, `"completed"`, `"failed"`, `"queued"`, `"waiting_human"`, `"waiting_scheduled"`, required.
     pub status: crate::types::RunStatus,
+    ///`steps`: array of object `AgentRunStepResponse`, optional, may be null.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     #[serde(default)]
-    pub steps: ::std::option::Option<::std::vec::Vec<AgentRunStepResponse>>,
+    pub steps: Option<Vec<AgentRunStepResponse>>,
+    ///`wait_ms`: integer, optional, may be null.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     #[serde(default)]
-    pub wait_ms: ::std::option::Option<i64>,
+    pub wait_ms: Option<i64>,
 }
+///JSON object with 11 fields; required: `agent_step_id`, `step_type`, `status`, `input`, `output`, `output_content_type`, `started_at`, `ended_at`, `duration_seconds`, `credits_used`.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 pub struct AgentRunStepResponse {
-    pub agent_step_id: ::std::string::String,
+    ///`agent_step_id`: string, required.
+    pub agent_step_id: String,
+    ///`credits_used`: number, required.
     pub credits_used: f64,
+    ///`duration_seconds`: number, required, may be null.
     #[serde(deserialize_with = "::std::option::Option::deserialize")]
     #[serde(default)]
-    pub duration_seconds: ::std::option::Option<f64>,
+    pub duration_seconds: Option<f64>,
+    ///`ended_at`: string, required, may be null.
     #[serde(deserialize_with = "::std::option::Option::deserialize")]
     #[serde(default)]
-    pub ended_at: ::std::option::Option<::std::string::String>,
+    pub ended_at: Option<String>,
+    ///`input`: string, required, may be null.
     #[serde(deserialize_with = "::std::option::Option::deserialize")]
     #[serde(default)]
-    pub input: ::std::option::Option<::std::string::String>,
+    pub input: Option<String>,
+    ///`output`: string, required, may be null.
     #[serde(deserialize_with = "::std::option::Option::deserialize")]
     #[serde(default)]
-    pub output: ::std::option::Option<::std::string::String>,
+    pub output: Option<String>,
+    ///`output_content_type`: string, required, may be null.
     #[serde(deserialize_with = "::std::option::Option::deserialize")]
     #[serde(default)]
-    pub output_content_type: ::std::option::Option<::std::string::String>,
+    pub output_content_type: Option<String>,
+    ///`started_at`: string, required, may be null.
     #[serde(deserialize_with = "::std::option::Option::deserialize")]
     #[serde(default)]
-    pub started_at: ::std::option::Option<::std::string::String>,
+    pub started_at: Option<String>,
+    ///`status`: one of `"pending"`, `"processing"`, `"completed"`, `"failed"`, `"queued"`, `"waiting_human"`, `"waiting_scheduled"`, required.
     pub status: crate::types::RunStatus,
-    pub step_type: ::std::string::String,
+    ///`step_type`: string, required.
+    pub step_type: String,
+    ///`tool_calls`: array of object `AgentRunToolCallResponse`, optional.
     #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
-    pub tool_calls: ::std::vec::Vec<AgentRunToolCallResponse>,
+    pub tool_calls: Vec<AgentRunToolCallResponse>,
 }
+///JSON object with 5 fields, none required.
+///
+///Request body of `run_streaming_agent` (`POST /agents/{agent_id}/runs/stream`).
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 pub struct AgentRunStreamRequest {
+    ///`input`: string, optional, may be null.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     #[serde(default)]
-    pub input: ::std::option::Option<::std::string::String>,
+    pub input: Option<String>,
+    ///`input_upload_id`: string, optional, may be null, format `uuid`.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     #[serde(default)]
-    pub input_upload_id: ::std::option::Option<::std::string::String>,
+    pub input_upload_id: Option<String>,
+    ///`input_upload_ids`: array of string (format `uuid`), optional, may be null, at most 20 items.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     #[serde(default)]
-    pub input_upload_ids: ::std::option::Option<::std::vec::Vec<::std::string::String>>,
+    pub input_upload_ids: Option<Vec<String>>,
+    ///`metadata`: map of string to `JsonValue` (any JSON value), optional, may be null.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     #[serde(default)]
-    pub metadata: ::std::option::Option<
-        ::std::collections::BTreeMap<::std::string::String, JsonValue>,
-    >,
+    pub metadata: Option<BTreeMap<String, JsonValue>>,
+    ///`replay_of_run_id`: string, optional, may be null, format `uuid`.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     #[serde(default)]
-    pub replay_of_run_id: ::std::option::Option<::std::string::String>,
+    pub replay_of_run_id: Option<String>,
 }
+///JSON object with 12 fields; required: `id`, `function_name`.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 pub struct AgentRunToolCallResponse {
+    ///`credits_used`: number, optional, default `0.0`.
     #[serde(default = "defaults::agent_run_tool_call_response_credits_used")]
     pub credits_used: f64,
+    ///`duration_seconds`: number, optional, may be null.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     #[serde(default)]
-    pub duration_seconds: ::std::option::Option<f64>,
+    pub duration_seconds: Option<f64>,
+    ///`ended_at`: string, optional, may be null.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     #[serde(default)]
-    pub ended_at: ::std::option::Option<::std::string::String>,
+    pub ended_at: Option<String>,
+    ///`error`: string, optional, may be null.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     #[serde(default)]
-    pub error: ::std::option::Option<::std::string::String>,
-    pub function_name: ::std::string::String,
-    pub id: ::std::string::String,
+    pub error: Option<String>,
+    ///`function_name`: string, required.
+    pub function_name: String,
+    ///`id`: string, required.
+    pub id: String,
+    ///`input`: string, optional, may be null.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     #[serde(default)]
-    pub input: ::std::option::Option<::std::string::String>,
+    pub input: Option<String>,
+    ///`output`: string, optional, may be null.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     #[serde(default)]
-    pub output: ::std::option::Option<::std::string::String>,
+    pub output: Option<String>,
+    ///`round_index`: integer, optional, default `0`.
     #[serde(default)]
     pub round_index: i64,
+    ///`sequence`: integer, optional, default `0`.
     #[serde(default)]
     pub sequence: i64,
+    ///`started_at`: string, optional, may be null.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     #[serde(default)]
-    pub started_at: ::std::option::Option<::std::string::String>,
+    pub started_at: Option<String>,
+    ///`succeeded`: boolean, optional, default `true`.
     #[serde(default = "defaults::default_bool::<true>")]
     pub succeeded: bool,
 }
+///JSON object with 18 fields; required: `id`, `name`, `description`, `created_at`, `updated_at`.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 pub struct AgentSummaryResponse {
-    pub created_at: ::std::string::String,
+    ///`created_at`: string, required.
+    pub created_at: String,
+    ///`default_evaluation_tier`: string, optional, may be null.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     #[serde(default)]
-    pub default_evaluation_tier: ::std::option::Option<::std::string::String>,
+    pub default_evaluation_tier: Option<String>,
+    ///`description`: string, required, may be null.
     #[serde(deserialize_with = "::std::option::Option::deserialize")]
     #[serde(default)]
-    pub description: ::std::option::Option<::std::string::String>,
+    pub description: Option<String>,
+    ///`disabled`: boolean, optional, default `false`.
     #[serde(default)]
     pub disabled: bool,
+    ///`disabled_at`: string, optional, may be null.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     #[serde(default)]
-    pub disabled_at: ::std::option::Option<::std::string::String>,
+    pub disabled_at: Option<String>,
+    ///`disabled_reason`: string, optional, may be null.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     #[serde(default)]
-    pub disabled_reason: ::std::option::Option<::std::string::String>,
+    pub disabled_reason: Option<String>,
+    ///`evaluation_mode`: string, optional, default `"eval_and_retry"`.
     #[serde(default = "defaults::agent_summary_response_evaluation_mode")]
-    pub evaluation_mode: ::std::string::String,
-    pub id: ::std::string::String,
+    pub evaluation_mode: String,
+    ///`id`: string, required.
+    pub id: String,
+    ///`import_warnings`: array of object `ImportSkipResponse`, optional, may be null.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     #[serde(default)]
-    pub import_warnings: ::std::option::Option<::std::vec::Vec<ImportSkipResponse>>,
+    pub import_warnings: Option<Vec<ImportSkipResponse>>,
+    ///`max_retries`: integer, optional, default `3`.
     #[serde(default = "defaults::default_u64::<i64, 3>")]
     pub max_retries: i64,
-    pub name: ::std::string::String,
+    ///`name`: string, required.
+    pub name: String,
+    ///`prompt_model_auto_rollback_enabled`: boolean, optional, default `false`.
     #[serde(default)]
     pub prompt_model_auto_rollback_enabled: bool,
+    ///`prompt_model_auto_rollback_triggers`: array of string, optional, may be null.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     #[serde(default)]
-    pub prompt_model_auto_rollback_triggers: ::std::option::Option<
-        ::std::vec::Vec<::std::string::String>,
-    >,
+    pub prompt_model_auto_rollback_triggers: Option<Vec<String>>,
+    ///`prompt_model_auto_upgrade_strategy`: string, optional, default `"none"`.
     #[serde(
         default = "defaults::agent_summary_response_prompt_model_auto_upgrade_strategy"
     )]
-    pub prompt_model_auto_upgrade_strategy: ::std::string::String,
+    pub prompt_model_auto_upgrade_strategy: String,
+    ///`retry_on_failure`: boolean, optional, default `true`.
     #[serde(default = "defaults::default_bool::<true>")]
     pub retry_on_failure: bool,
+    ///`sampling_config`: object, optional, may be null.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     #[serde(default)]
-    pub sampling_config: ::std::option::Option<
-        ::serde_json::Map<::std::string::String, ::serde_json::Value>,
-    >,
+    pub sampling_config: Option<::serde_json::Map<String, ::serde_json::Value>>,
+    ///`trigger_type`: string, optional, may be null.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     #[serde(default)]
-    pub trigger_type: ::std::option::Option<::std::string::String>,
-    pub updated_at: ::std::string::String,
+    pub trigger_type: Option<String>,
+    ///`updated_at`: string, required.
+    pub updated_at: String,
 }
+///JSON object with 9 fields; required: `agent_run_id`, `agent_step_run_id`, `agent_id`, `agent_step_id`, `agent_step_type`, `agent_run_status`, `title`, `text`, `score`.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 pub struct AgentTraceMatchResponse {
+    ///`agent_id`: string, required, may be null.
     #[serde(deserialize_with = "::std::option::Option::deserialize")]
     #[serde(default)]
-    pub agent_id: ::std::option::Option<::std::string::String>,
+    pub agent_id: Option<String>,
+    ///`agent_run_id`: string, required, may be null.
     #[serde(deserialize_with = "::std::option::Option::deserialize")]
     #[serde(default)]
-    pub agent_run_id: ::std::option::Option<::std::string::String>,
+    pub agent_run_id: Option<String>,
+    ///`agent_run_status`: string, required, may be null.
     #[serde(deserialize_with = "::std::option::Option::deserialize")]
     #[serde(default)]
-    pub agent_run_status: ::std::option::Option<::std::string::String>,
+    pub agent_run_status: Option<String>,
+    ///`agent_step_id`: string, required, may be null.
     #[serde(deserialize_with = "::std::option::Option::deserialize")]
     #[serde(default)]
-    pub agent_step_id: ::std::option::Option<::std::string::String>,
+    pub agent_step_id: Option<String>,
+    ///`agent_step_run_id`: string, required, may be null.
     #[serde(deserialize_with = "::std::option::Option::deserialize")]
     #[serde(default)]
-    pub agent_step_run_id: ::std::option::Option<::std::string::String>,
+    pub agent_step_run_id: Option<String>,
+    ///`agent_step_type`: string, required, may be null.
     #[serde(deserialize_with = "::std::option::Option::deserialize")]
     #[serde(default)]
-    pub agent_step_type: ::std::option::Option<::std::string::String>,
+    pub agent_step_type: Option<String>,
+    ///`score`: number, required.
     pub score: f64,
-    pub text: ::std::string::String,
+    ///`text`: string, required.
+    pub text: String,
+    ///`title`: string, required, may be null.
     #[serde(deserialize_with = "::std::option::Option::deserialize")]
     #[serde(default)]
-    pub title: ::std::option::Option<::std::string::String>,
+    pub title: Option<String>,
 }
+///JSON object with 5 fields; required: `query`.
+///
+///Request body of `search_agent_runs` (`POST /agents/runs/search`).
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 pub struct AgentTraceSearchRequest {
+    ///`agent_id`: string, optional, may be null.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     #[serde(default)]
-    pub agent_id: ::std::option::Option<::std::string::String>,
-    pub query: ::std::string::String,
+    pub agent_id: Option<String>,
+    ///`query`: string, required.
+    pub query: String,
+    ///`run_status`: string, optional, may be null.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     #[serde(default)]
-    pub run_status: ::std::option::Option<::std::string::String>,
+    pub run_status: Option<String>,
+    ///`step_type`: string, optional, may be null.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     #[serde(default)]
-    pub step_type: ::std::option::Option<::std::string::String>,
+    pub step_type: Option<String>,
+    ///`top_n`: integer, optional, default `10`, 1 to 100.
     #[serde(default = "defaults::default_u64::<i64, 10>")]
     pub top_n: i64,
 }
+///JSON object with 2 fields; required: `matches`, `total`.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 pub struct AgentTraceSearchResponse {
-    pub matches: ::std::vec::Vec<AgentTraceMatchResponse>,
+    ///`matches`: array of object `AgentTraceMatchResponse`, required.
+    pub matches: Vec<AgentTraceMatchResponse>,
+    ///`total`: integer, required.
     pub total: i64,
 }
+///JSON object with 3 fields, none required.
+///
+///Request body of `accept_ai_assistant_plan` (`POST /ai-assistant/{conversation_id}/accept`), `accept_solution_ai_plan` (`POST /solutions/{solution_id}/ai-assistant/{conversation_id}/accept`).
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 pub struct AiAssistantAcceptRequest {
+    ///`confirm_deletions`: boolean, optional, default `false`.
     #[serde(default)]
     pub confirm_deletions: bool,
+    ///`solution_description`: string, optional, may be null.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     #[serde(default)]
-    pub solution_description: ::std::option::Option<::std::string::String>,
+    pub solution_description: Option<String>,
+    ///`solution_name`: string, optional, may be null.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     #[serde(default)]
-    pub solution_name: ::std::option::Option<::std::string::String>,
+    pub solution_name: Option<String>,
 }
+///JSON object with 5 fields; required: `conversation_id`, `executed_actions`.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 pub struct AiAssistantAcceptResponse {
-    pub conversation_id: ::std::string::String,
+    ///`conversation_id`: string, required, format `uuid`.
+    pub conversation_id: String,
+    ///`error`: string, optional, may be null.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     #[serde(default)]
-    pub error: ::std::option::Option<::std::string::String>,
-    pub executed_actions: ::std::vec::Vec<ExecutedActionResponse>,
+    pub error: Option<String>,
+    ///`executed_actions`: array of object `ExecutedActionResponse`, required.
+    pub executed_actions: Vec<ExecutedActionResponse>,
+    ///`solution_id`: string, optional, may be null, format `uuid`.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     #[serde(default)]
-    pub solution_id: ::std::option::Option<::std::string::String>,
+    pub solution_id: Option<String>,
+    ///`success`: boolean, optional, default `true`.
     #[serde(default = "defaults::default_bool::<true>")]
     pub success: bool,
 }
+///JSON object with 7 fields; required: `feature`, `rating`.
+///
+///Request body of `submit_ai_feedback` (`POST /ai-assistant/feedback`).
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 pub struct AiAssistantFeedbackRequest {
+    ///`agent_conversation_id`: string, optional, may be null, format `uuid`.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     #[serde(default)]
-    pub agent_conversation_id: ::std::option::Option<::std::string::String>,
+    pub agent_conversation_id: Option<String>,
+    ///`comment`: string, optional, may be null.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     #[serde(default)]
-    pub comment: ::std::option::Option<::std::string::String>,
+    pub comment: Option<String>,
+    ///`context`: object, optional, may be null.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     #[serde(default)]
-    pub context: ::std::option::Option<
-        ::serde_json::Map<::std::string::String, ::serde_json::Value>,
-    >,
+    pub context: Option<::serde_json::Map<String, ::serde_json::Value>>,
+    ///`conversation_id`: string, optional, may be null, format `uuid`.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     #[serde(default)]
-    pub conversation_id: ::std::option::Option<::std::string::String>,
-    pub feature: ::std::string::String,
+    pub conversation_id: Option<String>,
+    ///`feature`: string, required.
+    pub feature: String,
+    ///`prompt_call_id`: string, optional, may be null, format `uuid`.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     #[serde(default)]
-    pub prompt_call_id: ::std::option::Option<::std::string::String>,
-    pub rating: ::std::string::String,
+    pub prompt_call_id: Option<String>,
+    ///`rating`: string, required.
+    pub rating: String,
 }
+///JSON object with 3 fields; required: `feedback_id`, `flagged`.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 pub struct AiAssistantFeedbackResponse {
-    pub feedback_id: ::std::string::String,
+    ///`feedback_id`: string, required, format `uuid`.
+    pub feedback_id: String,
+    ///`flag_reason`: string, optional, may be null.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     #[serde(default)]
-    pub flag_reason: ::std::option::Option<::std::string::String>,
+    pub flag_reason: Option<String>,
+    ///`flagged`: boolean, required.
     pub flagged: bool,
 }
+///JSON object with 2 fields; required: `user_input`.
+///
+///Request body of `ai_assistant_knowledge_base` (`POST /ai-assistant/knowledge-base`), `ai_assistant_solution` (`POST /ai-assistant/solution`), `ai_assistant_source` (`POST /ai-assistant/source`), `generate_solution_ai_knowledge_base` (`POST /solutions/{solution_id}/ai-assistant/knowledge-base`), `generate_solution_ai_plan` (`POST /solutions/{solution_id}/ai-assistant/generate`), `generate_solution_ai_source` (`POST /solutions/{solution_id}/ai-assistant/source`).
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 pub struct AiAssistantGenerateRequest {
+    ///`history_since`: string, optional, may be null, format `date-time`.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     #[serde(default)]
-    pub history_since: ::std::option::Option<::std::string::String>,
-    pub user_input: ::std::string::String,
+    pub history_since: Option<String>,
+    ///`user_input`: string, required.
+    pub user_input: String,
 }
+///JSON object with 6 fields; required: `conversation_id`, `note`, `proposed_actions`.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 pub struct AiAssistantGenerateResponse {
-    pub conversation_id: ::std::string::String,
+    ///`conversation_id`: string, required, format `uuid`.
+    pub conversation_id: String,
+    ///`example_prompts`: array of `ExamplePrompt` (map of string to string), optional.
     #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
-    pub example_prompts: ::std::vec::Vec<ExamplePrompt>,
-    pub note: ::std::string::String,
-    pub proposed_actions: ::std::vec::Vec<ProposedActionResponse>,
+    pub example_prompts: Vec<ExamplePrompt>,
+    ///`note`: string, required.
+    pub note: String,
+    ///`proposed_actions`: array of object `ProposedActionResponse`, required.
+    pub proposed_actions: Vec<ProposedActionResponse>,
+    ///`requires_delete_confirmation`: boolean, optional, default `false`.
     #[serde(default)]
     pub requires_delete_confirmation: bool,
+    ///`success`: boolean, optional, default `false`.
     #[serde(default)]
     pub success: bool,
 }
+///JSON object with 2 fields; required: `turns`, `total`.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 pub struct AiConversationHistoryResponse {
+    ///`total`: integer, required.
     pub total: i64,
-    pub turns: ::std::vec::Vec<AiConversationTurnResponse>,
+    ///`turns`: array of object `AiConversationTurnResponse`, required.
+    pub turns: Vec<AiConversationTurnResponse>,
 }
+///JSON object with 7 fields; required: `conversation_id`, `user_input`, `ai_note`, `accepted`, `resulting_config`, `step_type`, `step_id`.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 pub struct AiConversationTurnResponse {
+    ///`accepted`: boolean, required, may be null.
     #[serde(deserialize_with = "::std::option::Option::deserialize")]
     #[serde(default)]
-    pub accepted: ::std::option::Option<bool>,
+    pub accepted: Option<bool>,
+    ///`ai_note`: string, required, may be null.
     #[serde(deserialize_with = "::std::option::Option::deserialize")]
     #[serde(default)]
-    pub ai_note: ::std::option::Option<::std::string::String>,
-    pub conversation_id: ::std::string::String,
+    pub ai_note: Option<String>,
+    ///`conversation_id`: string, required.
+    pub conversation_id: String,
+    ///`resulting_config`: object, required, may be null.
     #[serde(deserialize_with = "::std::option::Option::deserialize")]
     #[serde(default)]
-    pub resulting_config: ::std::option::Option<
-        ::serde_json::Map<::std::string::String, ::serde_json::Value>,
-    >,
+    pub resulting_config: Option<::serde_json::Map<String, ::serde_json::Value>>,
+    ///`step_id`: string, required, may be null.
     #[serde(deserialize_with = "::std::option::Option::deserialize")]
     #[serde(default)]
-    pub step_id: ::std::option::Option<::std::string::String>,
+    pub step_id: Option<String>,
+    ///`step_type`: string, required, may be null.
     #[serde(deserialize_with = "::std::option::Option::deserialize")]
     #[serde(default)]
-    pub step_type: ::std::option::Option<::std::string::String>,
-    pub user_input: ::std::string::String,
+    pub step_type: Option<String>,
+    ///`user_input`: string, required.
+    pub user_input: String,
 }
+///JSON object with 5 fields; required: `id`, `user_id`, `user_name`, `body`, `created_at`.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 pub struct AlertCommentResponse {
-    pub body: ::std::string::String,
+    ///`body`: string, required.
+    pub body: String,
+    ///`created_at`: string, required, may be null.
     #[serde(deserialize_with = "::std::option::Option::deserialize")]
     #[serde(default)]
-    pub created_at: ::std::option::Option<::std::string::String>,
-    pub id: ::std::string::String,
-    pub user_id: ::std::string::String,
+    pub created_at: Option<String>,
+    ///`id`: string, required.
+    pub id: String,
+    ///`user_id`: string, required.
+    pub user_id: String,
+    ///`user_name`: string, required, may be null.
     #[serde(deserialize_with = "::std::option::Option::deserialize")]
     #[serde(default)]
-    pub user_name: ::std::option::Option<::std::string::String>,
+    pub user_name: Option<String>,
 }
+///JSON object with 2 fields; required: `configs`, `total`.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 pub struct AlertConfigListResponse {
-    pub configs: ::std::vec::Vec<AlertConfigResponse>,
+    ///`configs`: array of object `AlertConfigResponse`, required.
+    pub configs: Vec<AlertConfigResponse>,
+    ///`total`: integer, required.
     pub total: i64,
 }
+///JSON object with 13 fields; required: `id`, `agent_id`, `source_connection_id`, `account_id`, `alert_type`, `enabled`, `threshold`, `cooldown_minutes`, `last_alerted_at`, `distribution_type`, `recipient_user_ids`, `created_at`, `updated_at`.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 pub struct AlertConfigResponse {
-    pub account_id: ::std::string::String,
+    ///`account_id`: string, required.
+    pub account_id: String,
+    ///`agent_id`: string, required, may be null.
     #[serde(deserialize_with = "::std::option::Option::deserialize")]
     #[serde(default)]
-    pub agent_id: ::std::option::Option<::std::string::String>,
-    pub alert_type: ::std::string::String,
+    pub agent_id: Option<String>,
+    ///`alert_type`: string, required.
+    pub alert_type: String,
+    ///`cooldown_minutes`: integer, required.
     pub cooldown_minutes: i64,
+    ///`created_at`: string, required, may be null.
     #[serde(deserialize_with = "::std::option::Option::deserialize")]
     #[serde(default)]
-    pub created_at: ::std::option::Option<::std::string::String>,
-    pub distribution_type: ::std::string::String,
+    pub created_at: Option<String>,
+    ///`distribution_type`: string, required.
+    pub distribution_type: String,
+    ///`enabled`: boolean, required.
     pub enabled: bool,
-    pub id: ::std::string::String,
+    ///`id`: string, required.
+    pub id: String,
+    ///`last_alerted_at`: string, required, may be null.
     #[serde(deserialize_with = "::std::option::Option::deserialize")]
     #[serde(default)]
-    pub last_alerted_at: ::std::option::Option<::std::string::String>,
-    pub recipient_user_ids: ::std::vec::Vec<::std::string::String>,
+    pub last_alerted_at: Option<String>,
+    ///`recipient_user_ids`: array of string, required.
+    pub recipient_user_ids: Vec<String>,
+    ///`source_connection_id`: string, required, may be null.
     #[serde(deserialize_with = "::std::option::Option::deserialize")]
     #[serde(default)]
-    pub source_connection_id: ::std::option::Option<::std::string::String>,
+    pub source_connection_id: Option<String>,
+    ///`threshold`: object, required, may be null.
     #[serde(deserialize_with = "::std::option::Option::deserialize")]
     #[serde(default)]
-    pub threshold: ::std::option::Option<
-        ::serde_json::Map<::std::string::String, ::serde_json::Value>,
-    >,
+    pub threshold: Option<::serde_json::Map<String, ::serde_json::Value>>,
+    ///`updated_at`: string, required, may be null.
     #[serde(deserialize_with = "::std::option::Option::deserialize")]
     #[serde(default)]
-    pub updated_at: ::std::option::Option<::std::string::String>,
+    pub updated_at: Option<String>,
 }
+///JSON object with 4 fields; required: `alert`, `history`, `comments`, `subscribers`.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 pub struct AlertDetailResponse {
+    ///`alert`: object `AlertResponse`, required.
     pub alert: AlertResponse,
-    pub comments: ::std::vec::Vec<AlertCommentResponse>,
-    pub history: ::std::vec::Vec<AlertHistoryEntryResponse>,
-    pub subscribers: ::std::vec::Vec<AlertSubscriberResponse>,
+    ///`comments`: array of object `AlertCommentResponse`, required.
+    pub comments: Vec<AlertCommentResponse>,
+    ///`history`: array of object `AlertHistoryEntryResponse`, required.
+    pub history: Vec<AlertHistoryEntryResponse>,
+    ///`subscribers`: array of object `AlertSubscriberResponse`, required.
+    pub subscribers: Vec<AlertSubscriberResponse>,
 }
+///JSON object with 7 fields; required: `id`, `previous_status`, `new_status`, `changed_by_user_id`, `changed_by_name`, `note`, `created_at`.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 pub struct AlertHistoryEntryResponse {
+    ///`changed_by_name`: string, required, may be null.
     #[serde(deserialize_with = "::std::option::Option::deserialize")]
     #[serde(default)]
-    pub changed_by_name: ::std::option::Option<::std::string::String>,
+    pub changed_by_name: Option<String>,
+    ///`changed_by_user_id`: string, required, may be null.
     #[serde(deserialize_with = "::std::option::Option::deserialize")]
     #[serde(default)]
-    pub changed_by_user_id: ::std::option::Option<::std::string::String>,
+    pub changed_by_user_id: Option<String>,
+    ///`created_at`: string, required, may be null.
     #[serde(deserialize_with = "::std::option::Option::deserialize")]
     #[serde(default)]
-    pub created_at: ::std::option::Option<::std::string::String>,
-    pub id: ::std::string::String,
-    pub new_status: ::std::string::String,
+    pub created_at: Option<String>,
+    ///`id`: string, required.
+    pub id: String,
+    ///`new_status`: string, required.
+    pub new_status: String,
+    ///`note`: string, required, may be null.
     #[serde(deserialize_with = "::std::option::Option::deserialize")]
     #[serde(default)]
-    pub note: ::std::option::Option<::std::string::String>,
+    pub note: Option<String>,
+    ///`previous_status`: string, required, may be null.
     #[serde(deserialize_with = "::std::option::Option::deserialize")]
     #[serde(default)]
-    pub previous_status: ::std::option::Option<::std::string::String>,
+    pub previous_status: Option<String>,
 }
+///JSON object with 2 fields; required: `data`, `pagination`.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 pub struct AlertListResponse {
-    pub data: ::std::vec::Vec<AlertResponse>,
+    ///`data`: array of object `AlertResponse`, required.
+    pub data: Vec<AlertResponse>,
+    ///`pagination`: object `PaginationResponse`, required.
     pub pagination: PaginationResponse,
 }
+///JSON object with 18 fields; required: `id`, `account_id`, `alert_config_id`, `alert_type`, `title`, `description`, `status`, `agent_id`, `agent_run_id`, `source_connection_id`, `source_connection_pull_id`, `mcp_client_id`, `subscriber_count`, `comment_count`, `is_subscribed`, `created_at`, `updated_at`.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 pub struct AlertResponse {
-    pub account_id: ::std::string::String,
+    ///`account_id`: string, required.
+    pub account_id: String,
+    ///`agent_id`: string, required, may be null.
     #[serde(deserialize_with = "::std::option::Option::deserialize")]
     #[serde(default)]
-    pub agent_id: ::std::option::Option<::std::string::String>,
+    pub agent_id: Option<String>,
+    ///`agent_run_id`: string, required, may be null.
     #[serde(deserialize_with = "::std::option::Option::deserialize")]
     #[serde(default)]
-    pub agent_run_id: ::std::option::Option<::std::string::String>,
+    pub agent_run_id: Option<String>,
+    ///`alert_config_id`: string, required, may be null.
     #[serde(deserialize_with = "::std::option::Option::deserialize")]
     #[serde(default)]
-    pub alert_config_id: ::std::option::Option<::std::string::String>,
-    pub alert_type: ::std::string::String,
+    pub alert_config_id: Option<String>,
+    ///`alert_type`: string, required.
+    pub alert_type: String,
+    ///`comment_count`: integer, required.
     pub comment_count: i64,
+    ///`created_at`: string, required, may be null.
     #[serde(deserialize_with = "::std::option::Option::deserialize")]
     #[serde(default)]
-    pub created_at: ::std::option::Option<::std::string::String>,
+    pub created_at: Option<String>,
+    ///`description`: string, required, may be null.
     #[serde(deserialize_with = "::std::option::Option::deserialize")]
     #[serde(default)]
-    pub description: ::std::option::Option<::std::string::String>,
+    pub description: Option<String>,
+    ///`details`: any JSON value, optional.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     #[serde(default)]
-    pub details: ::std::option::Option<::serde_json::Value>,
-    pub id: ::std::string::String,
+    pub details: Option<::serde_json::Value>,
+    ///`id`: string, required.
+    pub id: String,
+    ///`is_subscribed`: boolean, required.
     pub is_subscribed: bool,
+    ///`mcp_client_id`: string, required, may be null.
     #[serde(deserialize_with = "::std::option::Option::deserialize")]
     #[serde(default)]
-    pub mcp_client_id: ::std::option::Option<::std::string::String>,
+    pub mcp_client_id: Option<String>,
+    ///`source_connection_id`: string, required, may be null.
     #[serde(deserialize_with = "::std::option::Option::deserialize")]
     #[serde(default)]
-    pub source_connection_id: ::std::option::Option<::std::string::String>,
+    pub source_connection_id: Option<String>,
+    ///`source_connection_pull_id`: string, required, may be null.
     #[serde(deserialize_with = "::std::option::Option::deserialize")]
     #[serde(default)]
-    pub source_connection_pull_id: ::std::option::Option<::std::string::String>,
-    pub status: ::std::string::String,
+    pub source_connection_pull_id: Option<String>,
+    ///`status`: string, required.
+    pub status: String,
+    ///`subscriber_count`: integer, required.
     pub subscriber_count: i64,
-    pub title: ::std::string::String,
+    ///`title`: string, required.
+    pub title: String,
+    ///`updated_at`: string, required, may be null.
     #[serde(deserialize_with = "::std::option::Option::deserialize")]
     #[serde(default)]
-    pub updated_at: ::std::option::Option<::std::string::String>,
+    pub updated_at: Option<String>,
 }
+///JSON object with 4 fields; required: `id`, `user_id`, `user_name`, `created_at`.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 pub struct AlertSubscriberResponse {
+    ///`created_at`: string, required, may be null.
     #[serde(deserialize_with = "::std::option::Option::deserialize")]
     #[serde(default)]
-    pub created_at: ::std::option::Option<::std::string::String>,
-    pub id: ::std::string::String,
-    pub user_id: ::std::string::String,
+    pub created_at: Option<String>,
+    ///`id`: string, required.
+    pub id: String,
+    ///`user_id`: string, required.
+    pub user_id: String,
+    ///`user_name`: string, required, may be null.
     #[serde(deserialize_with = "::std::option::Option::deserialize")]
     #[serde(default)]
-    pub user_name: ::std::option::Option<::std::string::String>,
+    pub user_name: Option<String>,
 }
+///JSON object with 5 fields; required: `pinned_version`, `effective_version`, `default_version`, `latest_version`, `known_versions`.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 pub struct ApiVersionResponse {
-    pub default_version: ::std::string::String,
-    pub effective_version: ::std::string::String,
-    pub known_versions: ::std::vec::Vec<::std::string::String>,
-    pub latest_version: ::std::string::String,
+    ///`default_version`: string, required.
+    pub default_version: String,
+    ///`effective_version`: string, required.
+    pub effective_version: String,
+    ///`known_versions`: array of string, required.
+    pub known_versions: Vec<String>,
+    ///`latest_version`: string, required.
+    pub latest_version: String,
+    ///`pinned_version`: string, required, may be null.
     #[serde(deserialize_with = "::std::option::Option::deserialize")]
     #[serde(default)]
-    pub pinned_version: ::std::option::Option<::std::string::String>,
+    pub pinned_version: Option<String>,
 }
+///JSON object with 5 fields; required: `action_type`, `description`, `success`.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 pub struct AppliedActionResponse {
-    pub action_type: ::std::string::String,
-    pub description: ::std::string::String,
+    ///`action_type`: string, required.
+    pub action_type: String,
+    ///`description`: string, required.
+    pub description: String,
+    ///`error`: string, optional, may be null.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     #[serde(default)]
-    pub error: ::std::option::Option<::std::string::String>,
+    pub error: Option<String>,
+    ///`policy_id`: string, optional, may be null.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     #[serde(default)]
-    pub policy_id: ::std::option::Option<::std::string::String>,
+    pub policy_id: Option<String>,
+    ///`success`: boolean, required.
     pub success: bool,
 }
+///JSON object with 4 fields, none required.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 pub struct AttachmentRefsSourceApiSummary {
+    ///`exact_names`: array of string, optional.
     #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
-    pub exact_names: ::std::vec::Vec<::std::string::String>,
+    pub exact_names: Vec<String>,
+    ///`indexes_max`: integer, optional, may be null.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     #[serde(default)]
-    pub indexes_max: ::std::option::Option<i64>,
+    pub indexes_max: Option<i64>,
+    ///`kinds`: array of string, optional.
     #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
-    pub kinds: ::std::vec::Vec<::std::string::String>,
+    pub kinds: Vec<String>,
+    ///`patterns`: array of string, optional.
     #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
-    pub patterns: ::std::vec::Vec<::std::string::String>,
+    pub patterns: Vec<String>,
 }
+///JSON object with 3 fields; required: `sender_email`.
+///
+///Request body of `block_email_sender` (`POST /agents/blocked-email-senders`).
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 pub struct BlockEmailSenderRequest {
+    ///`match_type`: string, optional, default `"address"`.
     #[serde(default = "defaults::block_email_sender_request_match_type")]
-    pub match_type: ::std::string::String,
+    pub match_type: String,
+    ///`note`: string, optional, may be null, at most 500 characters.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     #[serde(default)]
-    pub note: ::std::option::Option<::std::string::String>,
-    pub sender_email: ::std::string::String,
+    pub note: Option<String>,
+    ///`sender_email`: string, required, 3 to 320 characters.
+    pub sender_email: String,
 }
+///JSON object with 3 fields; required: `items`, `total`, `auto_block_mode`.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 pub struct BlockedEmailSenderListResponse {
-    pub auto_block_mode: ::std::string::String,
-    pub items: ::std::vec::Vec<BlockedEmailSenderResponse>,
+    ///`auto_block_mode`: string, required.
+    pub auto_block_mode: String,
+    ///`items`: array of object `BlockedEmailSenderResponse`, required.
+    pub items: Vec<BlockedEmailSenderResponse>,
+    ///`total`: integer, required.
     pub total: i64,
 }
+///JSON object with 6 fields; required: `id`, `created_at`, `sender_email`, `match_type`, `source`, `note`.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 pub struct BlockedEmailSenderResponse {
-    pub created_at: ::std::string::String,
-    pub id: ::std::string::String,
-    pub match_type: ::std::string::String,
+    ///`created_at`: string, required.
+    pub created_at: String,
+    ///`id`: string, required, format `uuid`.
+    pub id: String,
+    ///`match_type`: string, required.
+    pub match_type: String,
+    ///`note`: string, required, may be null.
     #[serde(deserialize_with = "::std::option::Option::deserialize")]
     #[serde(default)]
-    pub note: ::std::option::Option<::std::string::String>,
-    pub sender_email: ::std::string::String,
-    pub source: ::std::string::String,
+    pub note: Option<String>,
+    ///`sender_email`: string, required.
+    pub sender_email: String,
+    ///`source`: string, required.
+    pub source: String,
 }
+///JSON object with 1 fields; required: `status`.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 pub struct CancelExperimentResponse {
-    pub status: ::std::string::String,
+    ///`status`: string, required.
+    pub status: String,
 }
+///JSON object with 1 fields; required: `cancelled`.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 pub struct CancelQueuedRunsResponse {
+    ///`cancelled`: integer, required.
     pub cancelled: i64,
 }
+///JSON object with 2 fields; required: `status`.
+///
+///Request body of `change_alert_status` (`POST /alerts/{alert_id}/status`).
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 pub struct ChangeStatusRequest {
+    ///`note`: string, optional, may be null.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     #[serde(default)]
-    pub note: ::std::option::Option<::std::string::String>,
-    pub status: ::std::string::String,
+    pub note: Option<String>,
+    ///`status`: string, required.
+    pub status: String,
 }
+///JSON object with 3 fields; required: `verdict`, `score`, `reasoning`.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 pub struct CompactionEvaluationModel {
-    pub reasoning: ::std::string::String,
+    ///`reasoning`: string, required.
+    pub reasoning: String,
+    ///`score`: integer, required.
     pub score: i64,
-    pub verdict: ::std::string::String,
+    ///`verdict`: string, required.
+    pub verdict: String,
 }
+///JSON object with 2 fields; required: `memory_bank_id`, `status`.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 pub struct CompactionScheduledResponse {
-    pub memory_bank_id: ::std::string::String,
-    pub status: ::std::string::String,
+    ///`memory_bank_id`: string, required.
+    pub memory_bank_id: String,
+    ///`status`: string, required.
+    pub status: String,
 }
+///JSON object with 5 fields; required: `original_entries`, `compaction_summary`, `surviving_entries`, `evaluation`, `generated`.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 pub struct CompactionTestResponseModel {
+    ///`compaction_summary`: string, required, may be null.
     #[serde(deserialize_with = "::std::option::Option::deserialize")]
     #[serde(default)]
-    pub compaction_summary: ::std::option::Option<::std::string::String>,
+    pub compaction_summary: Option<String>,
+    ///`evaluation`: object `CompactionEvaluationModel`, required.
     pub evaluation: CompactionEvaluationModel,
+    ///`generated`: boolean, required.
     pub generated: bool,
-    pub original_entries: ::std::vec::Vec<::std::string::String>,
-    pub surviving_entries: ::std::vec::Vec<::std::string::String>,
+    ///`original_entries`: array of string, required.
+    pub original_entries: Vec<String>,
+    ///`surviving_entries`: array of string, required.
+    pub surviving_entries: Vec<String>,
 }
+///JSON object with 4 fields; required: `data`, `total`, `page`, `limit`.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 pub struct CompatibleRunListResponse {
-    pub data: ::std::vec::Vec<CompatibleRunResponse>,
+    ///`data`: array of object `CompatibleRunResponse`, required.
+    pub data: Vec<CompatibleRunResponse>,
+    ///`limit`: integer, required.
     pub limit: i64,
+    ///`page`: integer, required.
     pub page: i64,
+    ///`total`: integer, required.
     pub total: i64,
 }
+///JSON object with 7 fields; required: `agent_run_id`, `agent_step_run_id`, `completed_at`, `output_storage_key`.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 pub struct CompatibleRunResponse {
-    pub agent_run_id: ::std::string::String,
-    pub agent_step_run_id: ::std::string::String,
+    ///`agent_run_id`: string, required, format `uuid`.
+    pub agent_run_id: String,
+    ///`agent_step_run_id`: string, required, format `uuid`.
+    pub agent_step_run_id: String,
+    ///`completed_at`: string, required, may be null.
     #[serde(deserialize_with = "::std::option::Option::deserialize")]
     #[serde(default)]
-    pub completed_at: ::std::option::Option<::std::string::String>,
+    pub completed_at: Option<String>,
+    ///`input_preview`: string, optional, may be null.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     #[serde(default)]
-    pub input_preview: ::std::option::Option<::std::string::String>,
+    pub input_preview: Option<String>,
+    ///`output_storage_key`: string, required, may be null.
     #[serde(deserialize_with = "::std::option::Option::deserialize")]
     #[serde(default)]
-    pub output_storage_key: ::std::option::Option<::std::string::String>,
+    pub output_storage_key: Option<String>,
+    ///`run_status`: string, optional, may be null.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     #[serde(default)]
-    pub run_status: ::std::option::Option<::std::string::String>,
+    pub run_status: Option<String>,
+    ///`started_at`: string, optional, may be null.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     #[serde(default)]
-    pub started_at: ::std::option::Option<::std::string::String>,
+    pub started_at: Option<String>,
 }
+///JSON object with 22 fields; required: `id`, `source_connection_content_version_id`, `source_connection_id`, `source_name`, `source_type`, `title`, `content_url`, `content_type`, `content_type_display`, `content_status`, `content_word_count`, `content_duration`, `content_duration_display`, `pulled_at`, `published_at`, `description`, `text_content`, `text_content_start`, `text_content_end`, `text_content_total_length`, `metadata`, `error`.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 pub struct ContentDetailResponse {
+    ///`content_duration`: integer, required, may be null.
     #[serde(deserialize_with = "::std::option::Option::deserialize")]
     #[serde(default)]
-    pub content_duration: ::std::option::Option<i64>,
+    pub content_duration: Option<i64>,
+    ///`content_duration_display`: string, required, may be null.
     #[serde(deserialize_with = "::std::option::Option::deserialize")]
     #[serde(default)]
-    pub content_duration_display: ::std::option::Option<::std::string::String>,
-    pub content_status: ::std::string::String,
-    pub content_type: ::std::string::String,
-    pub content_type_display: ::std::string::String,
-    pub content_url: ::std::string::String,
+    pub content_duration_display: Option<String>,
+    ///`content_status`: string, required.
+    pub content_status: String,
+    ///`content_type`: string, required.
+    pub content_type: String,
+    ///`content_type_display`: string, required.
+    pub content_type_display: String,
+    ///`content_url`: string, required.
+    pub content_url: String,
+    ///`content_word_count`: integer, required, may be null.
     #[serde(deserialize_with = "::std::option::Option::deserialize")]
     #[serde(default)]
-    pub content_word_count: ::std::option::Option<i64>,
+    pub content_word_count: Option<i64>,
+    ///`description`: string, required, may be null.
     #[serde(deserialize_with = "::std::option::Option::deserialize")]
     #[serde(default)]
-    pub description: ::std::option::Option<::std::string::String>,
+    pub description: Option<String>,
+    ///`error`: string, required, may be null.
     #[serde(deserialize_with = "::std::option::Option::deserialize")]
     #[serde(default)]
-    pub error: ::std::option::Option<::std::string::String>,
-    pub id: ::std::string::String,
+    pub error: Option<String>,
+    ///`id`: string, required.
+    pub id: String,
+    ///`metadata`: array of map of string to string, required, may be null.
     #[serde(deserialize_with = "::std::option::Option::deserialize")]
     #[serde(default)]
-    pub metadata: ::std::option::Option<
-        ::std::vec::Vec<
-            ::std::collections::BTreeMap<::std::string::String, ::std::string::String>,
-        >,
-    >,
+    pub metadata: Option<Vec<BTreeMap<String, String>>>,
+    ///`published_at`: string, required, may be null.
     #[serde(deserialize_with = "::std::option::Option::deserialize")]
     #[serde(default)]
-    pub published_at: ::std::option::Option<::std::string::String>,
-    pub pulled_at: ::std::string::String,
-    pub source_connection_content_version_id: ::std::string::String,
-    pub source_connection_id: ::std::string::String,
-    pub source_name: ::std::string::String,
-    pub source_type: ::std::string::String,
+    pub published_at: Option<String>,
+    ///`pulled_at`: string, required.
+    pub pulled_at: String,
+    ///`source_connection_content_version_id`: string, required.
+    pub source_connection_content_version_id: String,
+    ///`source_connection_id`: string, required.
+    pub source_connection_id: String,
+    ///`source_name`: string, required.
+    pub source_name: String,
+    ///`source_type`: string, required.
+    pub source_type: String,
+    ///`text_content`: string, required, may be null.
     #[serde(deserialize_with = "::std::option::Option::deserialize")]
     #[serde(default)]
-    pub text_content: ::std::option::Option<::std::string::String>,
+    pub text_content: Option<String>,
+    ///`text_content_end`: integer, required.
     pub text_content_end: i64,
+    ///`text_content_start`: integer, required.
     pub text_content_start: i64,
+    ///`text_content_total_length`: integer, required.
     pub text_content_total_length: i64,
+    ///`title`: string, required, may be null.
     #[serde(deserialize_with = "::std::option::Option::deserialize")]
     #[serde(default)]
-    pub title: ::std::option::Option<::std::string::String>,
+    pub title: Option<String>,
 }
+///JSON object with 7 fields; required: `id`, `text_start`, `text_end`, `text`, `vector`, `batch_size`, `batch_duration`.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 pub struct ContentEmbeddingResponse {
+    ///`batch_duration`: number, required.
     pub batch_duration: f64,
+    ///`batch_size`: integer, required.
     pub batch_size: i64,
-    pub id: ::std::string::String,
-    pub text: ::std::string::String,
+    ///`id`: string, required.
+    pub id: String,
+    ///`text`: string, required.
+    pub text: String,
+    ///`text_end`: integer, required.
     pub text_end: i64,
+    ///`text_start`: integer, required.
     pub text_start: i64,
-    pub vector: ::std::vec::Vec<f64>,
+    ///`vector`: array of number, required.
+    pub vector: Vec<f64>,
 }
+///JSON object with 2 fields; required: `data`, `pagination`.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 pub struct ContentEmbeddingsListResponse {
-    pub data: ::std::vec::Vec<ContentEmbeddingResponse>,
+    ///`data`: array of object `ContentEmbeddingResponse`, required.
+    pub data: Vec<ContentEmbeddingResponse>,
+    ///`pagination`: object `PaginationResponse`, required.
     pub pagination: PaginationResponse,
 }
+///JSON object with 4 fields; required: `content_version_id`, `source_connection_content_version_id`, `filename`, `status`.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 pub struct ContentFileUploadResponse {
+    ///`content_version_id`: string, required, may be null.
     #[serde(deserialize_with = "::std::option::Option::deserialize")]
     #[serde(default)]
-    pub content_version_id: ::std::option::Option<::std::string::String>,
-    pub filename: ::std::string::String,
+    pub content_version_id: Option<String>,
+    ///`filename`: string, required.
+    pub filename: String,
+    ///`source_connection_content_version_id`: string, required, may be null.
     #[serde(deserialize_with = "::std::option::Option::deserialize")]
     #[serde(default)]
-    pub source_connection_content_version_id: ::std::option::Option<
-        ::std::string::String,
-    >,
-    pub status: ::std::string::String,
+    pub source_connection_content_version_id: Option<String>,
+    ///`status`: string, required.
+    pub status: String,
 }
+///JSON object with 6 fields; required: `name`.
+///
+///Request body of `create_agent` (`POST /agents`).
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 pub struct CreateAgentRequest {
+    ///`agent_definition`: object, optional, may be null.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     #[serde(default)]
-    pub agent_definition: ::std::option::Option<
-        ::serde_json::Map<::std::string::String, ::serde_json::Value>,
-    >,
+    pub agent_definition: Option<::serde_json::Map<String, ::serde_json::Value>>,
+    ///`agent_template`: string, optional, may be null.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     #[serde(default)]
-    pub agent_template: ::std::option::Option<::std::string::String>,
+    pub agent_template: Option<String>,
+    ///`description`: string, optional, may be null.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     #[serde(default)]
-    pub description: ::std::option::Option<::std::string::String>,
+    pub description: Option<String>,
+    ///`entity_remap`: map of string to string, optional, may be null.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     #[serde(default)]
-    pub entity_remap: ::std::option::Option<
-        ::std::collections::BTreeMap<::std::string::String, ::std::string::String>,
-    >,
-    pub name: ::std::string::String,
+    pub entity_remap: Option<BTreeMap<String, String>>,
+    ///`name`: string, required.
+    pub name: String,
+    ///`trigger_type`: string, optional, default `"dynamic_input"`.
     #[serde(default = "defaults::create_agent_request_trigger_type")]
-    pub trigger_type: ::std::string::String,
+    pub trigger_type: String,
 }
+///JSON object with 8 fields; required: `alert_type`.
+///
+///Request body of `create_alert_config` (`POST /alerts/configs`).
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 pub struct CreateAlertConfigRequest {
+    ///`agent_id`: string, optional, may be null.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     #[serde(default)]
-    pub agent_id: ::std::option::Option<::std::string::String>,
-    pub alert_type: ::std::string::String,
+    pub agent_id: Option<String>,
+    ///`alert_type`: string, required.
+    pub alert_type: String,
+    ///`cooldown_minutes`: integer, optional, default `60`.
     #[serde(default = "defaults::default_u64::<i64, 60>")]
     pub cooldown_minutes: i64,
+    ///`distribution_type`: string, optional, default `"owner"`.
     #[serde(default = "defaults::create_alert_config_request_distribution_type")]
-    pub distribution_type: ::std::string::String,
+    pub distribution_type: String,
+    ///`enabled`: boolean, optional, default `true`.
     #[serde(default = "defaults::default_bool::<true>")]
     pub enabled: bool,
+    ///`recipient_user_ids`: array of string, optional, may be null.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     #[serde(default)]
-    pub recipient_user_ids: ::std::option::Option<
-        ::std::vec::Vec<::std::string::String>,
-    >,
+    pub recipient_user_ids: Option<Vec<String>>,
+    ///`source_connection_id`: string, optional, may be null.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     #[serde(default)]
-    pub source_connection_id: ::std::option::Option<::std::string::String>,
+    pub source_connection_id: Option<String>,
+    ///`threshold`: object, optional, may be null.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     #[serde(default)]
-    pub threshold: ::std::option::Option<
-        ::serde_json::Map<::std::string::String, ::serde_json::Value>,
-    >,
+    pub threshold: Option<::serde_json::Map<String, ::serde_json::Value>>,
 }
+///JSON object with 7 fields; required: `step_id`.
+///
+///Request body of `create_evaluation_criteria` (`POST /agents/{agent_id}/evaluation-criteria`).
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 pub struct CreateEvaluationCriteriaRequest {
+    ///`description`: string, optional, may be null.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     #[serde(default)]
-    pub description: ::std::option::Option<::std::string::String>,
+    pub description: Option<String>,
+    ///`enabled`: boolean, optional, default `true`.
     #[serde(default = "defaults::default_bool::<true>")]
     pub enabled: bool,
+    ///`evaluation_prompt`: string, optional, may be null.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     #[serde(default)]
-    pub evaluation_prompt: ::std::option::Option<::std::string::String>,
+    pub evaluation_prompt: Option<String>,
+    ///`evaluation_tier`: one of `"fast"`, `"balanced"`, `"thorough"`, optional, may be null.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     #[serde(default)]
-    pub evaluation_tier: ::std::option::Option<crate::types::AgentEvaluationTier>,
+    pub evaluation_tier: Option<crate::types::AgentEvaluationTier>,
+    ///`expectation_config`: object, optional, may be null.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     #[serde(default)]
-    pub expectation_config: ::std::option::Option<
-        ::serde_json::Map<::std::string::String, ::serde_json::Value>,
-    >,
+    pub expectation_config: Option<::serde_json::Map<String, ::serde_json::Value>>,
+    ///`pass_threshold`: number, optional, default `0.5`, at least 0, at most 1.
     #[serde(default = "defaults::create_evaluation_criteria_request_pass_threshold")]
     pub pass_threshold: f64,
-    pub step_id: ::std::string::String,
+    ///`step_id`: string, required, 1 to 255 characters.
+    pub step_id: String,
 }
+///JSON object with 8 fields; required: `agent_run_id`, `status`.
+///
+///Request body of `create_evaluation_result` (`POST /agents/evaluation-criteria/{criteria_id}/results`).
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 pub struct CreateEvaluationResultRequest {
-    pub agent_run_id: ::std::string::String,
+    ///`agent_run_id`: string, required, format `uuid`.
+    pub agent_run_id: String,
+    ///`agent_step_run_id`: string, optional, may be null, format `uuid`.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     #[serde(default)]
-    pub agent_step_run_id: ::std::option::Option<::std::string::String>,
+    pub agent_step_run_id: Option<String>,
+    ///`details`: object, optional, may be null.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     #[serde(default)]
-    pub details: ::std::option::Option<
-        ::serde_json::Map<::std::string::String, ::serde_json::Value>,
-    >,
+    pub details: Option<::serde_json::Map<String, ::serde_json::Value>>,
+    ///`flagged`: boolean, optional, default `false`.
     #[serde(default)]
     pub flagged: bool,
+    ///`retry_count`: integer, optional, default `0`, at least 0.
     #[serde(default)]
     pub retry_count: i64,
+    ///`retry_triggered`: boolean, optional, default `false`.
     #[serde(default)]
     pub retry_triggered: bool,
+    ///`score`: number, optional, may be null, at least 0, at most 1.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     #[serde(default)]
-    pub score: ::std::option::Option<f64>,
+    pub score: Option<f64>,
+    ///`status`: one of `"pending"`, `"passed"`, `"failed"`, `"skipped"`, `"error"`, required.
     pub status: crate::types::EvaluationStatus,
 }
+///JSON object with 2 fields; required: `experiment_id`, `status`.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 pub struct CreateExperimentResponse {
-    pub experiment_id: ::std::string::String,
-    pub status: ::std::string::String,
+    ///`experiment_id`: string, required.
+    pub experiment_id: String,
+    ///`status`: string, required.
+    pub status: String,
 }
+///JSON object with 5 fields; required: `format`.
+///
+///Request body of `create_source_export` (`POST /sources/{source_connection_id}/exports`).
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 pub struct CreateExportRequest {
+    ///`date_from`: string, optional, may be null, format `date-time`.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     #[serde(default)]
-    pub date_from: ::std::option::Option<::std::string::String>,
+    pub date_from: Option<String>,
+    ///`date_to`: string, optional, may be null, format `date-time`.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     #[serde(default)]
-    pub date_to: ::std::option::Option<::std::string::String>,
+    pub date_to: Option<String>,
+    ///`format`: one of `"jsonl"`, `"csv"`, `"parquet"`, `"zip"`, required.
     pub format: crate::types::ExportFormat,
+    ///`metadata_filter`: object, optional, may be null.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     #[serde(default)]
-    pub metadata_filter: ::std::option::Option<
-        ::serde_json::Map<::std::string::String, ::serde_json::Value>,
-    >,
+    pub metadata_filter: Option<::serde_json::Map<String, ::serde_json::Value>>,
+    ///`query_filter`: string, optional, may be null.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     #[serde(default)]
-    pub query_filter: ::std::option::Option<::std::string::String>,
+    pub query_filter: Option<String>,
 }
+///JSON object with 7 fields; required: `name`, `source_ids`.
+///
+///Request body of `create_knowledge_base` (`POST /knowledge_bases`).
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 pub struct CreateKnowledgeBaseBody {
+    ///`default_score_threshold`: number, optional, may be null, at least 0, at most 1.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     #[serde(default)]
-    pub default_score_threshold: ::std::option::Option<f64>,
+    pub default_score_threshold: Option<f64>,
+    ///`default_top_k`: integer, optional, may be null, 1 to 200.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     #[serde(default)]
-    pub default_top_k: ::std::option::Option<i64>,
+    pub default_top_k: Option<i64>,
+    ///`default_top_n`: integer, optional, may be null, 1 to 200.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     #[serde(default)]
-    pub default_top_n: ::std::option::Option<i64>,
+    pub default_top_n: Option<i64>,
+    ///`description`: string, optional, may be null, at most 1000 characters.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     #[serde(default)]
-    pub description: ::std::option::Option<::std::string::String>,
-    pub name: ::std::string::String,
+    pub description: Option<String>,
+    ///`name`: string, required, 1 to 255 characters.
+    pub name: String,
+    ///`reranker_model`: string, optional, may be null.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     #[serde(default)]
-    pub reranker_model: ::std::option::Option<::std::string::String>,
-    pub source_ids: ::std::vec::Vec<::std::string::String>,
+    pub reranker_model: Option<String>,
+    ///`source_ids`: array of string, required, at least 1 items.
+    pub source_ids: Vec<String>,
 }
+///JSON object with 13 fields; required: `name`.
+///
+///Request body of `create_memory_bank` (`POST /memory_banks`).
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 pub struct CreateMemoryBankBody {
+    ///`chunk_overlap`: integer, optional, may be null, at least 0.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     #[serde(default)]
-    pub chunk_overlap: ::std::option::Option<i64>,
+    pub chunk_overlap: Option<i64>,
+    ///`chunk_size`: integer, optional, may be null, at least 1.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     #[serde(default)]
-    pub chunk_size: ::std::option::Option<i64>,
+    pub chunk_size: Option<i64>,
+    ///`compaction_prompt`: string, optional, may be null.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     #[serde(default)]
-    pub compaction_prompt: ::std::option::Option<::std::string::String>,
+    pub compaction_prompt: Option<String>,
+    ///`description`: string, optional, may be null, at most 1000 characters.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     #[serde(default)]
-    pub description: ::std::option::Option<::std::string::String>,
+    pub description: Option<String>,
+    ///`dimensions`: integer, optional, may be null, at least 1.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     #[serde(default)]
-    pub dimensions: ::std::option::Option<i64>,
+    pub dimensions: Option<i64>,
+    ///`embedding_model`: string, optional, may be null.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     #[serde(default)]
-    pub embedding_model: ::std::option::Option<::std::string::String>,
+    pub embedding_model: Option<String>,
+    ///`max_age_days`: integer, optional, may be null, at least 1.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     #[serde(default)]
-    pub max_age_days: ::std::option::Option<i64>,
+    pub max_age_days: Option<i64>,
+    ///`max_size_tokens`: integer, optional, may be null, at least 1.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     #[serde(default)]
-    pub max_size_tokens: ::std::option::Option<i64>,
+    pub max_size_tokens: Option<i64>,
+    ///`max_turns`: integer, optional, may be null, at least 1.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     #[serde(default)]
-    pub max_turns: ::std::option::Option<i64>,
+    pub max_turns: Option<i64>,
+    ///`mode`: string, optional, default `"fast_and_cheap"`.
     #[serde(default = "defaults::create_memory_bank_body_mode")]
-    pub mode: ::std::string::String,
-    pub name: ::std::string::String,
+    pub mode: String,
+    ///`name`: string, required, 1 to 255 characters.
+    pub name: String,
+    ///`retention_days`: integer, optional, may be null, default `30`, at least 1.
     #[serde(default = "defaults::create_memory_bank_body_retention_days")]
-    pub retention_days: ::std::option::Option<i64>,
+    pub retention_days: Option<i64>,
+    ///`type`: string, optional, default `"conversation"`.
     #[serde(rename = "type", default = "defaults::create_memory_bank_body_type")]
-    pub type_: ::std::string::String,
+    pub type_: String,
 }
+///JSON object with 2 fields; required: `name`.
+///
+///Request body of `create_solution` (`POST /solutions`).
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 pub struct CreateSolutionRequest {
+    ///`description`: string, optional, default `""`.
     #[serde(default)]
-    pub description: ::std::string::String,
-    pub name: ::std::string::String,
+    pub description: String,
+    ///`name`: string, required.
+    pub name: String,
 }
+///JSON object with 14 fields; required: `name`, `source_type`.
+///
+///Request body of `create_source` (`POST /sources`).
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 pub struct CreateSourceBody {
+    ///`chunk_overlap`: integer, optional, may be null, at least 0.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     #[serde(default)]
-    pub chunk_overlap: ::std::option::Option<i64>,
+    pub chunk_overlap: Option<i64>,
+    ///`chunk_size`: integer, optional, may be null, at least 1.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     #[serde(default)]
-    pub chunk_size: ::std::option::Option<i64>,
+    pub chunk_size: Option<i64>,
+    ///`content_filter`: string, optional, may be null.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     #[serde(default)]
-    pub content_filter: ::std::option::Option<::std::string::String>,
+    pub content_filter: Option<String>,
+    ///`dimensions`: integer, optional, may be null, at least 1.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     #[serde(default)]
-    pub dimensions: ::std::option::Option<i64>,
+    pub dimensions: Option<i64>,
+    ///`embedding_model`: string, optional, may be null.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     #[serde(default)]
-    pub embedding_model: ::std::option::Option<::std::string::String>,
+    pub embedding_model: Option<String>,
+    ///`index_mode`: one of `"fast_and_cheap"`, `"balanced"`, `"slow_and_thorough"`, `"custom"`, optional, may be null.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     #[serde(default)]
-    pub index_mode: ::std::option::Option<crate::types::SourceIndexMode>,
+    pub index_mode: Option<crate::types::SourceIndexMode>,
+    ///`media_types`: array of string, optional, may be null.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     #[serde(default)]
-    pub media_types: ::std::option::Option<::std::vec::Vec<::std::string::String>>,
-    pub name: ::std::string::String,
+    pub media_types: Option<Vec<String>>,
+    ///`name`: string, required, 1 to 255 characters.
+    pub name: String,
+    ///`polling`: string, optional, may be null.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     #[serde(default)]
-    pub polling: ::std::option::Option<::std::string::String>,
+    pub polling: Option<String>,
+    ///`polling_action`: string, optional, may be null.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     #[serde(default)]
-    pub polling_action: ::std::option::Option<::std::string::String>,
+    pub polling_action: Option<String>,
+    ///`polling_max_items`: integer, optional, may be null, at least 1.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     #[serde(default)]
-    pub polling_max_items: ::std::option::Option<i64>,
+    pub polling_max_items: Option<i64>,
+    ///`retention`: integer, optional, may be null, at least 1.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     #[serde(default)]
-    pub retention: ::std::option::Option<i64>,
-    pub source_type: ::std::string::String,
+    pub retention: Option<i64>,
+    ///`source_type`: string, required.
+    pub source_type: String,
+    ///`url_id`: string, optional, may be null.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     #[serde(default)]
-    pub url_id: ::std::option::Option<::std::string::String>,
+    pub url_id: Option<String>,
 }
+///JSON object with 3 fields; required: `source_ip`, `failed_count`.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 pub struct DmarcFailingSourceResponse {
+    ///`failed_count`: integer, required.
     pub failed_count: i64,
+    ///`header_from`: string, optional, may be null.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     #[serde(default)]
-    pub header_from: ::std::option::Option<::std::string::String>,
-    pub source_ip: ::std::string::String,
+    pub header_from: Option<String>,
+    ///`source_ip`: string, required.
+    pub source_ip: String,
 }
+///JSON object with 9 fields; required: `window_days`, `report_count`, `total_messages`, `passed_messages`, `failed_messages`.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 pub struct DmarcSummaryResponse {
+    ///`dispositions`: map of string to integer, optional.
     #[serde(
         default,
         skip_serializing_if = ":: std :: collections :: BTreeMap::is_empty"
     )]
-    pub dispositions: ::std::collections::BTreeMap<::std::string::String, i64>,
+    pub dispositions: BTreeMap<String, i64>,
+    ///`failed_messages`: integer, required.
     pub failed_messages: i64,
+    ///`monitored`: boolean, optional, default `true`.
     #[serde(default = "defaults::default_bool::<true>")]
     pub monitored: bool,
+    ///`pass_rate`: number, optional, may be null.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     #[serde(default)]
-    pub pass_rate: ::std::option::Option<f64>,
+    pub pass_rate: Option<f64>,
+    ///`passed_messages`: integer, required.
     pub passed_messages: i64,
+    ///`report_count`: integer, required.
     pub report_count: i64,
+    ///`top_failing_sources`: array of object `DmarcFailingSourceResponse`, optional.
     #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
-    pub top_failing_sources: ::std::vec::Vec<DmarcFailingSourceResponse>,
+    pub top_failing_sources: Vec<DmarcFailingSourceResponse>,
+    ///`total_messages`: integer, required.
     pub total_messages: i64,
+    ///`window_days`: integer, required.
     pub window_days: i64,
 }
+///JSON object with 6 fields; required: `key`, `name`.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 pub struct DnsProviderResponse {
+    ///`dashboard_url`: string, optional, may be null.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     #[serde(default)]
-    pub dashboard_url: ::std::option::Option<::std::string::String>,
-    pub key: ::std::string::String,
+    pub dashboard_url: Option<String>,
+    ///`key`: string, required.
+    pub key: String,
+    ///`mx_priority_separate`: boolean, optional, default `true`.
     #[serde(default = "defaults::default_bool::<true>")]
     pub mx_priority_separate: bool,
-    pub name: ::std::string::String,
+    ///`name`: string, required.
+    pub name: String,
+    ///`tips`: array of string, optional.
     #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
-    pub tips: ::std::vec::Vec<::std::string::String>,
+    pub tips: Vec<String>,
+    ///`txt_quotes`: string, optional, default `"strip"`.
     #[serde(default = "defaults::dns_provider_response_txt_quotes")]
-    pub txt_quotes: ::std::string::String,
+    pub txt_quotes: String,
 }
+///JSON object with 9 fields; required: `key`, `type`, `name`, `relative_name`, `value`, `ok`.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 pub struct DnsRecordResponse {
+    ///`detail`: string, optional, may be null.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     #[serde(default)]
-    pub detail: ::std::option::Option<::std::string::String>,
-    pub key: ::std::string::String,
+    pub detail: Option<String>,
+    ///`key`: string, required.
+    pub key: String,
+    ///`mx_host`: string, optional, may be null.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     #[serde(default)]
-    pub mx_host: ::std::option::Option<::std::string::String>,
+    pub mx_host: Option<String>,
+    ///`mx_priority`: integer, optional, may be null.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     #[serde(default)]
-    pub mx_priority: ::std::option::Option<i64>,
-    pub name: ::std::string::String,
+    pub mx_priority: Option<i64>,
+    ///`name`: string, required.
+    pub name: String,
+    ///`ok`: boolean, required.
     pub ok: bool,
-    pub relative_name: ::std::string::String,
+    ///`relative_name`: string, required.
+    pub relative_name: String,
+    ///`type`: string, required.
     #[serde(rename = "type")]
-    pub type_: ::std::string::String,
-    pub value: ::std::string::String,
+    pub type_: String,
+    ///`value`: string, required.
+    pub value: String,
 }
+///JSON object with 1 fields; required: `results`.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 pub struct DocsSearchResponse {
-    pub results: ::std::vec::Vec<DocsSearchResultResponse>,
+    ///`results`: array of object `DocsSearchResultResponse`, required.
+    pub results: Vec<DocsSearchResultResponse>,
 }
+///JSON object with 6 fields; required: `doc_slug`, `title`, `snippet`, `score`, `anchor`, `highlight`.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 pub struct DocsSearchResultResponse {
+    ///`anchor`: string, required, may be null.
     #[serde(deserialize_with = "::std::option::Option::deserialize")]
     #[serde(default)]
-    pub anchor: ::std::option::Option<::std::string::String>,
-    pub doc_slug: ::std::string::String,
+    pub anchor: Option<String>,
+    ///`doc_slug`: string, required.
+    pub doc_slug: String,
+    ///`highlight`: string, required, may be null.
     #[serde(deserialize_with = "::std::option::Option::deserialize")]
     #[serde(default)]
-    pub highlight: ::std::option::Option<::std::string::String>,
+    pub highlight: Option<String>,
+    ///`score`: number, required.
     pub score: f64,
+    ///`snippet`: string, required, may be null.
     #[serde(deserialize_with = "::std::option::Option::deserialize")]
     #[serde(default)]
-    pub snippet: ::std::option::Option<::std::string::String>,
-    pub title: ::std::string::String,
+    pub snippet: Option<String>,
+    ///`title`: string, required.
+    pub title: String,
 }
+///JSON object with 14 fields; required: `id`, `domain`, `kind`, `status`, `is_primary`.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 pub struct EmailDomainResponse {
+    ///`delegated`: boolean, optional, default `false`.
     #[serde(default)]
     pub delegated: bool,
+    ///`dns_records`: array of object `DnsRecordResponse`, optional.
     #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
-    pub dns_records: ::std::vec::Vec<DnsRecordResponse>,
-    pub domain: ::std::string::String,
+    pub dns_records: Vec<DnsRecordResponse>,
+    ///`domain`: string, required.
+    pub domain: String,
+    ///`error_message`: string, optional, may be null.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     #[serde(default)]
-    pub error_message: ::std::option::Option<::std::string::String>,
-    pub id: ::std::string::String,
+    pub error_message: Option<String>,
+    ///`id`: string, required, format `uuid`.
+    pub id: String,
+    ///`is_primary`: boolean, required.
     pub is_primary: bool,
-    pub kind: ::std::string::String,
+    ///`kind`: string, required.
+    pub kind: String,
+    ///`last_checked_at`: string, optional, may be null, format `date-time`.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     #[serde(default)]
-    pub last_checked_at: ::std::option::Option<::std::string::String>,
+    pub last_checked_at: Option<String>,
+    ///`provider`: object `DnsProviderResponse`, optional, may be null.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     #[serde(default)]
-    pub provider: ::std::option::Option<DnsProviderResponse>,
+    pub provider: Option<DnsProviderResponse>,
+    ///`regressing`: boolean, optional, default `false`.
     #[serde(default)]
     pub regressing: bool,
-    pub status: ::std::string::String,
+    ///`status`: string, required.
+    pub status: String,
+    ///`verified`: boolean, optional, default `false`.
     #[serde(default)]
     pub verified: bool,
+    ///`verified_at`: string, optional, may be null, format `date-time`.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     #[serde(default)]
-    pub verified_at: ::std::option::Option<::std::string::String>,
+    pub verified_at: Option<String>,
+    ///`zone_apex`: string, optional, default `""`.
     #[serde(default)]
-    pub zone_apex: ::std::string::String,
+    pub zone_apex: String,
 }
+///JSON object with 7 fields, none required.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 pub struct EmailDomainsListResponse {
+    ///`can_add_custom`: boolean, optional, default `false`.
     #[serde(default)]
     pub can_add_custom: bool,
+    ///`can_add_vanity`: boolean, optional, default `false`.
     #[serde(default)]
     pub can_add_vanity: bool,
+    ///`custom_plan_names`: array of string, optional.
     #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
-    pub custom_plan_names: ::std::vec::Vec<::std::string::String>,
+    pub custom_plan_names: Vec<String>,
+    ///`domains`: array of object `EmailDomainResponse`, optional.
     #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
-    pub domains: ::std::vec::Vec<EmailDomainResponse>,
+    pub domains: Vec<EmailDomainResponse>,
+    ///`has_custom`: boolean, optional, default `false`.
     #[serde(default)]
     pub has_custom: bool,
+    ///`has_vanity`: boolean, optional, default `false`.
     #[serde(default)]
     pub has_vanity: bool,
+    ///`vanity_plan_names`: array of string, optional.
     #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
-    pub vanity_plan_names: ::std::vec::Vec<::std::string::String>,
+    pub vanity_plan_names: Vec<String>,
 }
+///JSON object with 9 fields; required: `trigger_id`, `agent_id`, `trigger_type`.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 pub struct EmailTriggerConfigResponse {
-    pub agent_id: ::std::string::String,
+    ///`agent_id`: string, required, format `uuid`.
+    pub agent_id: String,
+    ///`email_addresses`: array of string, optional.
     #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
-    pub email_addresses: ::std::vec::Vec<::std::string::String>,
+    pub email_addresses: Vec<String>,
+    ///`email_alias`: string, optional, may be null.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     #[serde(default)]
-    pub email_alias: ::std::option::Option<::std::string::String>,
+    pub email_alias: Option<String>,
+    ///`email_allowed_senders`: array of string, optional, may be null.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     #[serde(default)]
-    pub email_allowed_senders: ::std::option::Option<
-        ::std::vec::Vec<::std::string::String>,
-    >,
+    pub email_allowed_senders: Option<Vec<String>>,
+    ///`email_ignore_auto_generated`: boolean, optional, default `true`.
     #[serde(default = "defaults::default_bool::<true>")]
     pub email_ignore_auto_generated: bool,
+    ///`email_queue_on_quota`: boolean, optional, default `false`.
     #[serde(default)]
     pub email_queue_on_quota: bool,
+    ///`email_require_sender_auth`: boolean, optional, default `true`.
     #[serde(default = "defaults::default_bool::<true>")]
     pub email_require_sender_auth: bool,
-    pub trigger_id: ::std::string::String,
-    pub trigger_type: ::std::string::String,
+    ///`trigger_id`: string, required, format `uuid`.
+    pub trigger_id: String,
+    ///`trigger_type`: string, required.
+    pub trigger_type: String,
 }
+///JSON object with 5 fields; required: `format`.
+///
+///Request body of `estimate_source_export` (`POST /sources/{source_connection_id}/exports/estimate`).
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 pub struct EstimateExportRequest {
+    ///`date_from`: string, optional, may be null, format `date-time`.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     #[serde(default)]
-    pub date_from: ::std::option::Option<::std::string::String>,
+    pub date_from: Option<String>,
+    ///`date_to`: string, optional, may be null, format `date-time`.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     #[serde(default)]
-    pub date_to: ::std::option::Option<::std::string::String>,
+    pub date_to: Option<String>,
+    ///`format`: one of `"jsonl"`, `"csv"`, `"parquet"`, `"zip"`, required.
     pub format: crate::types::ExportFormat,
+    ///`metadata_filter`: object, optional, may be null.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     #[serde(default)]
-    pub metadata_filter: ::std::option::Option<
-        ::serde_json::Map<::std::string::String, ::serde_json::Value>,
-    >,
+    pub metadata_filter: Option<::serde_json::Map<String, ::serde_json::Value>>,
+    ///`query_filter`: string, optional, may be null.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     #[serde(default)]
-    pub query_filter: ::std::option::Option<::std::string::String>,
+    pub query_filter: Option<String>,
 }
+///JSON object with 2 fields; required: `estimated_size_bytes`, `source_connection_id`.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 pub struct EstimateExportResponse {
+    ///`estimated_size_bytes`: integer, required.
     pub estimated_size_bytes: i64,
-    pub source_connection_id: ::std::string::String,
+    ///`source_connection_id`: string, required.
+    pub source_connection_id: String,
 }
+///JSON object with 16 fields; required: `id`, `agent_id`, `account_id`, `description`, `evaluation_mode`, `enabled`, `step_id`, `expectation_config`, `max_retries`, `retry_on_failure`, `evaluation_prompt`, `pass_threshold`, `evaluation_tier`, `created_at`, `updated_at`, `result_summary`.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 pub struct EvaluationCriteriaResponse {
-    pub account_id: ::std::string::String,
-    pub agent_id: ::std::string::String,
-    pub created_at: ::std::string::String,
+    ///`account_id`: string, required, format `uuid`.
+    pub account_id: String,
+    ///`agent_id`: string, required, format `uuid`.
+    pub agent_id: String,
+    ///`created_at`: string, required.
+    pub created_at: String,
+    ///`description`: string, required, may be null.
     #[serde(deserialize_with = "::std::option::Option::deserialize")]
     #[serde(default)]
-    pub description: ::std::option::Option<::std::string::String>,
+    pub description: Option<String>,
+    ///`enabled`: boolean, required.
     pub enabled: bool,
-    pub evaluation_mode: ::std::string::String,
+    ///`evaluation_mode`: string, required.
+    pub evaluation_mode: String,
+    ///`evaluation_prompt`: string, required, may be null.
     #[serde(deserialize_with = "::std::option::Option::deserialize")]
     #[serde(default)]
-    pub evaluation_prompt: ::std::option::Option<::std::string::String>,
+    pub evaluation_prompt: Option<String>,
+    ///`evaluation_tier`: string, required, may be null.
     #[serde(deserialize_with = "::std::option::Option::deserialize")]
     #[serde(default)]
-    pub evaluation_tier: ::std::option::Option<::std::string::String>,
+    pub evaluation_tier: Option<String>,
+    ///`expectation_config`: object, required, may be null.
     #[serde(deserialize_with = "::std::option::Option::deserialize")]
     #[serde(default)]
-    pub expectation_config: ::std::option::Option<
-        ::serde_json::Map<::std::string::String, ::serde_json::Value>,
-    >,
-    pub id: ::std::string::String,
+    pub expectation_config: Option<::serde_json::Map<String, ::serde_json::Value>>,
+    ///`id`: string, required, format `uuid`.
+    pub id: String,
+    ///`max_retries`: integer, required.
     pub max_retries: i64,
+    ///`pass_threshold`: number, required, at least 0, at most 1.
     pub pass_threshold: f64,
-    pub result_summary: ::std::collections::BTreeMap<::std::string::String, i64>,
+    ///`result_summary`: map of string to integer, required.
+    pub result_summary: BTreeMap<String, i64>,
+    ///`retry_on_failure`: boolean, required.
     pub retry_on_failure: bool,
+    ///`step_id`: string, required, may be null.
     #[serde(deserialize_with = "::std::option::Option::deserialize")]
     #[serde(default)]
-    pub step_id: ::std::option::Option<::std::string::String>,
-    pub updated_at: ::std::string::String,
+    pub step_id: Option<String>,
+    ///`updated_at`: string, required.
+    pub updated_at: String,
 }
+///JSON object with 4 fields; required: `data`, `total`, `page`, `limit`.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 pub struct EvaluationResultListResponse {
-    pub data: ::std::vec::Vec<EvaluationResultResponse>,
+    ///`data`: array of object `EvaluationResultResponse`, required.
+    pub data: Vec<EvaluationResultResponse>,
+    ///`limit`: integer, required.
     pub limit: i64,
+    ///`page`: integer, required.
     pub page: i64,
+    ///`total`: integer, required.
     pub total: i64,
 }
+///JSON object with 12 fields; required: `id`, `criteria_id`, `agent_run_id`, `agent_step_run_id`, `status`, `retry_triggered`, `retry_count`, `flagged`, `evaluated_at`, `created_at`.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 pub struct EvaluationResultResponse {
-    pub agent_run_id: ::std::string::String,
+    ///`agent_run_id`: string, required, format `uuid`.
+    pub agent_run_id: String,
+    ///`agent_step_run_id`: string, required, may be null, format `uuid`.
     #[serde(deserialize_with = "::std::option::Option::deserialize")]
     #[serde(default)]
-    pub agent_step_run_id: ::std::option::Option<::std::string::String>,
-    pub created_at: ::std::string::String,
-    pub criteria_id: ::std::string::String,
+    pub agent_step_run_id: Option<String>,
+    ///`created_at`: string, required.
+    pub created_at: String,
+    ///`criteria_id`: string, required, format `uuid`.
+    pub criteria_id: String,
+    ///`details`: object, optional, may be null.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     #[serde(default)]
-    pub details: ::std::option::Option<
-        ::serde_json::Map<::std::string::String, ::serde_json::Value>,
-    >,
-    pub evaluated_at: ::std::string::String,
+    pub details: Option<::serde_json::Map<String, ::serde_json::Value>>,
+    ///`evaluated_at`: string, required.
+    pub evaluated_at: String,
+    ///`flagged`: boolean, required.
     pub flagged: bool,
-    pub id: ::std::string::String,
+    ///`id`: string, required, format `uuid`.
+    pub id: String,
+    ///`retry_count`: integer, required.
     pub retry_count: i64,
+    ///`retry_triggered`: boolean, required.
     pub retry_triggered: bool,
+    ///`score`: number, optional, may be null.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     #[serde(default)]
-    pub score: ::std::option::Option<f64>,
-    pub status: ::std::string::String,
+    pub score: Option<f64>,
+    ///`status`: string, required.
+    pub status: String,
 }
+///JSON object with 6 fields; required: `total`, `passed`, `failed`, `error`, `flagged`.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 pub struct EvaluationResultSummaryResponse {
+    ///`average_score`: number, optional, may be null.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     #[serde(default)]
-    pub average_score: ::std::option::Option<f64>,
+    pub average_score: Option<f64>,
+    ///`error`: integer, required.
     pub error: i64,
+    ///`failed`: integer, required.
     pub failed: i64,
+    ///`flagged`: integer, required.
     pub flagged: i64,
+    ///`passed`: integer, required.
     pub passed: i64,
+    ///`total`: integer, required.
     pub total: i64,
 }
+///JSON object with 4 fields; required: `data`, `total`, `page`, `limit`.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 pub struct EvaluationResultWithCriteriaListResponse {
-    pub data: ::std::vec::Vec<EvaluationResultWithCriteriaResponse>,
+    ///`data`: array of object `EvaluationResultWithCriteriaResponse`, required.
+    pub data: Vec<EvaluationResultWithCriteriaResponse>,
+    ///`limit`: integer, required.
     pub limit: i64,
+    ///`page`: integer, required.
     pub page: i64,
+    ///`total`: integer, required.
     pub total: i64,
 }
+///JSON object with 14 fields; required: `id`, `criteria_id`, `agent_run_id`, `agent_step_run_id`, `status`, `retry_triggered`, `retry_count`, `flagged`, `evaluated_at`, `created_at`, `step_id`, `criteria_description`.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 pub struct EvaluationResultWithCriteriaResponse {
-    pub agent_run_id: ::std::string::String,
+    ///`agent_run_id`: string, required, format `uuid`.
+    pub agent_run_id: String,
+    ///`agent_step_run_id`: string, required, may be null, format `uuid`.
     #[serde(deserialize_with = "::std::option::Option::deserialize")]
     #[serde(default)]
-    pub agent_step_run_id: ::std::option::Option<::std::string::String>,
-    pub created_at: ::std::string::String,
+    pub agent_step_run_id: Option<String>,
+    ///`created_at`: string, required.
+    pub created_at: String,
+    ///`criteria_description`: string, required, may be null.
     #[serde(deserialize_with = "::std::option::Option::deserialize")]
     #[serde(default)]
-    pub criteria_description: ::std::option::Option<::std::string::String>,
-    pub criteria_id: ::std::string::String,
+    pub criteria_description: Option<String>,
+    ///`criteria_id`: string, required, format `uuid`.
+    pub criteria_id: String,
+    ///`details`: object, optional, may be null.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     #[serde(default)]
-    pub details: ::std::option::Option<
-        ::serde_json::Map<::std::string::String, ::serde_json::Value>,
-    >,
-    pub evaluated_at: ::std::string::String,
+    pub details: Option<::serde_json::Map<String, ::serde_json::Value>>,
+    ///`evaluated_at`: string, required.
+    pub evaluated_at: String,
+    ///`flagged`: boolean, required.
     pub flagged: bool,
-    pub id: ::std::string::String,
+    ///`id`: string, required, format `uuid`.
+    pub id: String,
+    ///`retry_count`: integer, required.
     pub retry_count: i64,
+    ///`retry_triggered`: boolean, required.
     pub retry_triggered: bool,
+    ///`score`: number, optional, may be null.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     #[serde(default)]
-    pub score: ::std::option::Option<f64>,
-    pub status: ::std::string::String,
+    pub score: Option<f64>,
+    ///`status`: string, required.
+    pub status: String,
+    ///`step_id`: string, required, may be null.
     #[serde(deserialize_with = "::std::option::Option::deserialize")]
     #[serde(default)]
-    pub step_id: ::std::option::Option<::std::string::String>,
+    pub step_id: Option<String>,
 }
+///JSON object with 4 fields; required: `data`, `total`, `page`, `limit`.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 pub struct EvaluationRunSummaryListResponse {
-    pub data: ::std::vec::Vec<EvaluationRunSummaryResponse>,
+    ///`data`: array of object `EvaluationRunSummaryResponse`, required.
+    pub data: Vec<EvaluationRunSummaryResponse>,
+    ///`limit`: integer, required.
     pub limit: i64,
+    ///`page`: integer, required.
     pub page: i64,
+    ///`total`: integer, required.
     pub total: i64,
 }
+///JSON object with 9 fields; required: `agent_run_id`, `run_status`, `run_created_at`, `total_evaluations`, `passed_count`, `failed_count`, `error_count`, `skipped_count`, `flagged_count`.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 pub struct EvaluationRunSummaryResponse {
-    pub agent_run_id: ::std::string::String,
+    ///`agent_run_id`: string, required, format `uuid`.
+    pub agent_run_id: String,
+    ///`error_count`: integer, required.
     pub error_count: i64,
+    ///`failed_count`: integer, required.
     pub failed_count: i64,
+    ///`flagged_count`: integer, required.
     pub flagged_count: i64,
+    ///`passed_count`: integer, required.
     pub passed_count: i64,
-    pub run_created_at: ::std::string::String,
-    pub run_status: ::std::string::String,
+    ///`run_created_at`: string, required.
+    pub run_created_at: String,
+    ///`run_status`: string, required.
+    pub run_status: String,
+    ///`skipped_count`: integer, required.
     pub skipped_count: i64,
+    ///`total_evaluations`: integer, required.
     pub total_evaluations: i64,
 }
+///JSON value: map of string to string.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 #[serde(transparent)]
-pub struct ExamplePrompt(
-    pub ::std::collections::BTreeMap<::std::string::String, ::std::string::String>,
-);
+pub struct ExamplePrompt(pub BTreeMap<String, String>);
 impl ::std::ops::Deref for ExamplePrompt {
-    type Target = ::std::collections::BTreeMap<
-        ::std::string::String,
-        ::std::string::String,
-    >;
-    fn deref(
-        &self,
-    ) -> &::std::collections::BTreeMap<::std::string::String, ::std::string::String> {
+    type Target = BTreeMap<String, String>;
+    fn deref(&self) -> &BTreeMap<String, String> {
         &self.0
     }
 }
-impl ::std::convert::From<ExamplePrompt>
-for ::std::collections::BTreeMap<::std::string::String, ::std::string::String> {
+impl ::std::convert::From<ExamplePrompt> for BTreeMap<String, String> {
     fn from(value: ExamplePrompt) -> Self {
         value.0
     }
 }
-impl ::std::convert::From<
-    ::std::collections::BTreeMap<::std::string::String, ::std::string::String>,
-> for ExamplePrompt {
-    fn from(
-        value: ::std::collections::BTreeMap<::std::string::String, ::std::string::String>,
-    ) -> Self {
+impl ::std::convert::From<BTreeMap<String, String>> for ExamplePrompt {
+    fn from(value: BTreeMap<String, String>) -> Self {
         Self(value)
     }
 }
+///JSON object with 7 fields; required: `action_type`, `description`.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 pub struct ExecutedActionResponse {
-    pub action_type: ::std::string::String,
-    pub description: ::std::string::String,
+    ///`action_type`: string, required.
+    pub action_type: String,
+    ///`description`: string, required.
+    pub description: String,
+    ///`error`: string, optional, may be null.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     #[serde(default)]
-    pub error: ::std::option::Option<::std::string::String>,
+    pub error: Option<String>,
+    ///`needs_clarification`: boolean, optional, default `false`.
     #[serde(default)]
     pub needs_clarification: bool,
+    ///`resource_id`: string, optional, may be null.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     #[serde(default)]
-    pub resource_id: ::std::option::Option<::std::string::String>,
+    pub resource_id: Option<String>,
+    ///`resource_type`: string, optional, may be null.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     #[serde(default)]
-    pub resource_type: ::std::option::Option<::std::string::String>,
+    pub resource_type: Option<String>,
+    ///`success`: boolean, optional, default `true`.
     #[serde(default = "defaults::default_bool::<true>")]
     pub success: bool,
 }
+///JSON object with 19 fields; required: `id`, `status`, `created_at`, `selected_model_ids`, `evaluation_mode`, `evaluation_complexity`, `prompt`, `system_prompt`, `evaluator_model_id`, `include_step_output_in_evaluation`, `selected_step_output`, `json_template`, `started_at`, `completed_at`, `error_message`, `progress_current`, `progress_total`, `progress_message`, `result_data`.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 pub struct ExperimentDetailResponse {
+    ///`completed_at`: string, required, may be null.
     #[serde(deserialize_with = "::std::option::Option::deserialize")]
     #[serde(default)]
-    pub completed_at: ::std::option::Option<::std::string::String>,
-    pub created_at: ::std::string::String,
+    pub completed_at: Option<String>,
+    ///`created_at`: string, required.
+    pub created_at: String,
+    ///`error_message`: string, required, may be null.
     #[serde(deserialize_with = "::std::option::Option::deserialize")]
     #[serde(default)]
-    pub error_message: ::std::option::Option<::std::string::String>,
-    pub evaluation_complexity: ::std::string::String,
-    pub evaluation_mode: ::std::string::String,
+    pub error_message: Option<String>,
+    ///`evaluation_complexity`: string, required.
+    pub evaluation_complexity: String,
+    ///`evaluation_mode`: string, required.
+    pub evaluation_mode: String,
+    ///`evaluator_model_id`: string, required, may be null.
     #[serde(deserialize_with = "::std::option::Option::deserialize")]
     #[serde(default)]
-    pub evaluator_model_id: ::std::option::Option<::std::string::String>,
-    pub id: ::std::string::String,
+    pub evaluator_model_id: Option<String>,
+    ///`id`: string, required.
+    pub id: String,
+    ///`include_step_output_in_evaluation`: boolean, required.
     pub include_step_output_in_evaluation: bool,
+    ///`json_template`: string, required, may be null.
     #[serde(deserialize_with = "::std::option::Option::deserialize")]
     #[serde(default)]
-    pub json_template: ::std::option::Option<::std::string::String>,
+    pub json_template: Option<String>,
+    ///`progress_current`: integer, required, may be null.
     #[serde(deserialize_with = "::std::option::Option::deserialize")]
     #[serde(default)]
-    pub progress_current: ::std::option::Option<i64>,
+    pub progress_current: Option<i64>,
+    ///`progress_message`: string, required, may be null.
     #[serde(deserialize_with = "::std::option::Option::deserialize")]
     #[serde(default)]
-    pub progress_message: ::std::option::Option<::std::string::String>,
+    pub progress_message: Option<String>,
+    ///`progress_total`: integer, required, may be null.
     #[serde(deserialize_with = "::std::option::Option::deserialize")]
     #[serde(default)]
-    pub progress_total: ::std::option::Option<i64>,
-    pub prompt: ::std::string::String,
+    pub progress_total: Option<i64>,
+    ///`prompt`: string, required.
+    pub prompt: String,
+    ///`result_data`: object, required, may be null.
     #[serde(deserialize_with = "::std::option::Option::deserialize")]
     #[serde(default)]
-    pub result_data: ::std::option::Option<
-        ::serde_json::Map<::std::string::String, ::serde_json::Value>,
-    >,
-    pub selected_model_ids: ::std::vec::Vec<::std::string::String>,
+    pub result_data: Option<::serde_json::Map<String, ::serde_json::Value>>,
+    ///`selected_model_ids`: array of string, required.
+    pub selected_model_ids: Vec<String>,
+    ///`selected_step_output`: string, required, may be null.
     #[serde(deserialize_with = "::std::option::Option::deserialize")]
     #[serde(default)]
-    pub selected_step_output: ::std::option::Option<::std::string::String>,
+    pub selected_step_output: Option<String>,
+    ///`started_at`: string, required, may be null.
     #[serde(deserialize_with = "::std::option::Option::deserialize")]
     #[serde(default)]
-    pub started_at: ::std::option::Option<::std::string::String>,
-    pub status: ::std::string::String,
-    pub system_prompt: ::std::string::String,
+    pub started_at: Option<String>,
+    ///`status`: string, required.
+    pub status: String,
+    ///`system_prompt`: string, required.
+    pub system_prompt: String,
 }
+///JSON object with 2 fields; required: `experiments`, `total`.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 pub struct ExperimentListResponse {
-    pub experiments: ::std::vec::Vec<ExperimentSummaryResponse>,
+    ///`experiments`: array of object `ExperimentSummaryResponse`, required.
+    pub experiments: Vec<ExperimentSummaryResponse>,
+    ///`total`: integer, required.
     pub total: i64,
 }
+///JSON object with 6 fields; required: `id`, `status`, `created_at`, `selected_model_ids`, `evaluation_mode`, `evaluation_complexity`.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 pub struct ExperimentSummaryResponse {
-    pub created_at: ::std::string::String,
-    pub evaluation_complexity: ::std::string::String,
-    pub evaluation_mode: ::std::string::String,
-    pub id: ::std::string::String,
-    pub selected_model_ids: ::std::vec::Vec<::std::string::String>,
-    pub status: ::std::string::String,
+    ///`created_at`: string, required.
+    pub created_at: String,
+    ///`evaluation_complexity`: string, required.
+    pub evaluation_complexity: String,
+    ///`evaluation_mode`: string, required.
+    pub evaluation_mode: String,
+    ///`id`: string, required.
+    pub id: String,
+    ///`selected_model_ids`: array of string, required.
+    pub selected_model_ids: Vec<String>,
+    ///`status`: string, required.
+    pub status: String,
 }
+///JSON object with 2 fields; required: `data`, `pagination`.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 pub struct ExportListResponse {
-    pub data: ::std::vec::Vec<::serde_json::Value>,
+    ///`data`: array of any JSON value, required.
+    pub data: Vec<::serde_json::Value>,
+    ///`pagination`: object `PaginationResponse`, required.
     pub pagination: PaginationResponse,
 }
+///JSON object with 24 fields; required: `id`, `source_connection_id`, `account_id`, `format`, `destination`, `status`, `created_at`, `updated_at`.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 pub struct ExportResponse {
-    pub account_id: ::std::string::String,
+    ///`account_id`: string, required.
+    pub account_id: String,
+    ///`completed_at`: string, optional, may be null.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     #[serde(default)]
-    pub completed_at: ::std::option::Option<::std::string::String>,
-    pub created_at: ::std::string::String,
+    pub completed_at: Option<String>,
+    ///`created_at`: string, required.
+    pub created_at: String,
+    ///`date_from`: string, optional, may be null.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     #[serde(default)]
-    pub date_from: ::std::option::Option<::std::string::String>,
+    pub date_from: Option<String>,
+    ///`date_to`: string, optional, may be null.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     #[serde(default)]
-    pub date_to: ::std::option::Option<::std::string::String>,
-    pub destination: ::std::string::String,
+    pub date_to: Option<String>,
+    ///`destination`: string, required.
+    pub destination: String,
+    ///`error`: string, optional, may be null.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     #[serde(default)]
-    pub error: ::std::option::Option<::std::string::String>,
+    pub error: Option<String>,
+    ///`estimated_size_bytes`: integer, optional, may be null.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     #[serde(default)]
-    pub estimated_size_bytes: ::std::option::Option<i64>,
+    pub estimated_size_bytes: Option<i64>,
+    ///`expires_at`: string, optional, may be null.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     #[serde(default)]
-    pub expires_at: ::std::option::Option<::std::string::String>,
+    pub expires_at: Option<String>,
+    ///`file_size_bytes`: integer, optional, may be null.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     #[serde(default)]
-    pub file_size_bytes: ::std::option::Option<i64>,
-    pub format: ::std::string::String,
-    pub id: ::std::string::String,
+    pub file_size_bytes: Option<i64>,
+    ///`format`: string, required.
+    pub format: String,
+    ///`id`: string, required.
+    pub id: String,
+    ///`item_count`: integer, optional, may be null.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     #[serde(default)]
-    pub item_count: ::std::option::Option<i64>,
+    pub item_count: Option<i64>,
+    ///`metadata_filter`: object, optional, may be null.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     #[serde(default)]
-    pub metadata_filter: ::std::option::Option<
-        ::serde_json::Map<::std::string::String, ::serde_json::Value>,
-    >,
+    pub metadata_filter: Option<::serde_json::Map<String, ::serde_json::Value>>,
+    ///`progress_current`: integer, optional, may be null.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     #[serde(default)]
-    pub progress_current: ::std::option::Option<i64>,
+    pub progress_current: Option<i64>,
+    ///`progress_total`: integer, optional, may be null.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     #[serde(default)]
-    pub progress_total: ::std::option::Option<i64>,
+    pub progress_total: Option<i64>,
+    ///`query_filter`: string, optional, may be null.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     #[serde(default)]
-    pub query_filter: ::std::option::Option<::std::string::String>,
+    pub query_filter: Option<String>,
+    ///`requested_by_user_id`: string, optional, may be null.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     #[serde(default)]
-    pub requested_by_user_id: ::std::option::Option<::std::string::String>,
+    pub requested_by_user_id: Option<String>,
+    ///`requested_by_user_name`: string, optional, may be null.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     #[serde(default)]
-    pub requested_by_user_name: ::std::option::Option<::std::string::String>,
-    pub source_connection_id: ::std::string::String,
+    pub requested_by_user_name: Option<String>,
+    ///`source_connection_id`: string, required.
+    pub source_connection_id: String,
+    ///`started_at`: string, optional, may be null.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     #[serde(default)]
-    pub started_at: ::std::option::Option<::std::string::String>,
-    pub status: ::std::string::String,
+    pub started_at: Option<String>,
+    ///`status`: string, required.
+    pub status: String,
+    ///`storage_key`: string, optional, may be null.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     #[serde(default)]
-    pub storage_key: ::std::option::Option<::std::string::String>,
-    pub updated_at: ::std::string::String,
+    pub storage_key: Option<String>,
+    ///`updated_at`: string, required.
+    pub updated_at: String,
 }
+///JSON object with 5 fields; required: `user_input`.
+///
+///Request body of `generate_agent_steps` (`POST /agents/{agent_id}/ai-assistant/generate-steps`).
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 pub struct GenerateAgentStepsRequest {
+    ///`agent_description`: string, optional, may be null.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     #[serde(default)]
-    pub agent_description: ::std::option::Option<::std::string::String>,
+    pub agent_description: Option<String>,
+    ///`agent_steps`: array of object, optional, may be null.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     #[serde(default)]
-    pub agent_steps: ::std::option::Option<
-        ::std::vec::Vec<::serde_json::Map<::std::string::String, ::serde_json::Value>>,
-    >,
+    pub agent_steps: Option<Vec<::serde_json::Map<String, ::serde_json::Value>>>,
+    ///`mode`: string, optional, default `"generate_full"`.
     #[serde(default = "defaults::generate_agent_steps_request_mode")]
-    pub mode: ::std::string::String,
+    pub mode: String,
+    ///`trigger_type`: string, optional, may be null.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     #[serde(default)]
-    pub trigger_type: ::std::option::Option<::std::string::String>,
-    pub user_input: ::std::string::String,
+    pub trigger_type: Option<String>,
+    ///`user_input`: string, required.
+    pub user_input: String,
 }
+///JSON object with 7 fields; required: `conversation_id`, `steps`, `note`, `success`.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 pub struct GenerateAgentStepsResponse {
+    ///`agent_config`: object, optional, may be null.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     #[serde(default)]
-    pub agent_config: ::std::option::Option<
-        ::serde_json::Map<::std::string::String, ::serde_json::Value>,
-    >,
-    pub conversation_id: ::std::string::String,
+    pub agent_config: Option<::serde_json::Map<String, ::serde_json::Value>>,
+    ///`conversation_id`: string, required.
+    pub conversation_id: String,
+    ///`example_prompts`: array of `ExamplePrompt` (map of string to string), optional.
     #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
-    pub example_prompts: ::std::vec::Vec<ExamplePrompt>,
+    pub example_prompts: Vec<ExamplePrompt>,
+    ///`intent_assessment`: string, optional, may be null.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     #[serde(default)]
-    pub intent_assessment: ::std::option::Option<::std::string::String>,
-    pub note: ::std::string::String,
-    pub steps: ::std::vec::Vec<
-        ::serde_json::Map<::std::string::String, ::serde_json::Value>,
-    >,
+    pub intent_assessment: Option<String>,
+    ///`note`: string, required.
+    pub note: String,
+    ///`steps`: array of object, required.
+    pub steps: Vec<::serde_json::Map<String, ::serde_json::Value>>,
+    ///`success`: boolean, required.
     pub success: bool,
 }
+///JSON object with 5 fields; required: `step_type`, `user_input`.
+///
+///Request body of `generate_step_config` (`POST /agents/{agent_id}/ai-assistant/step-config`).
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 pub struct GenerateStepConfigRequest {
+    ///`agent_steps`: array of object, optional, may be null.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     #[serde(default)]
-    pub agent_steps: ::std::option::Option<
-        ::std::vec::Vec<::serde_json::Map<::std::string::String, ::serde_json::Value>>,
-    >,
+    pub agent_steps: Option<Vec<::serde_json::Map<String, ::serde_json::Value>>>,
+    ///`current_config`: object, optional, may be null.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     #[serde(default)]
-    pub current_config: ::std::option::Option<
-        ::serde_json::Map<::std::string::String, ::serde_json::Value>,
-    >,
+    pub current_config: Option<::serde_json::Map<String, ::serde_json::Value>>,
+    ///`step_id`: string, optional, may be null.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     #[serde(default)]
-    pub step_id: ::std::option::Option<::std::string::String>,
-    pub step_type: ::std::string::String,
-    pub user_input: ::std::string::String,
+    pub step_id: Option<String>,
+    ///`step_type`: string, required.
+    pub step_type: String,
+    ///`user_input`: string, required.
+    pub user_input: String,
 }
+///JSON object with 6 fields; required: `conversation_id`, `step_type`, `note`, `success`.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 pub struct GenerateStepConfigResponse {
-    pub conversation_id: ::std::string::String,
+    ///`conversation_id`: string, required.
+    pub conversation_id: String,
+    ///`example_prompts`: array of `ExamplePrompt` (map of string to string), optional.
     #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
-    pub example_prompts: ::std::vec::Vec<ExamplePrompt>,
-    pub note: ::std::string::String,
+    pub example_prompts: Vec<ExamplePrompt>,
+    ///`note`: string, required.
+    pub note: String,
+    ///`resulting_config`: object, optional, may be null.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     #[serde(default)]
-    pub resulting_config: ::std::option::Option<
-        ::serde_json::Map<::std::string::String, ::serde_json::Value>,
-    >,
-    pub step_type: ::std::string::String,
+    pub resulting_config: Option<::serde_json::Map<String, ::serde_json::Value>>,
+    ///`step_type`: string, required.
+    pub step_type: String,
+    ///`success`: boolean, required.
     pub success: bool,
 }
+///JSON object with 1 fields; required: `tiers`.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 pub struct GenerationTierListResponse {
-    pub tiers: ::std::vec::Vec<GenerationTierResponse>,
+    ///`tiers`: array of object `GenerationTierResponse`, required.
+    pub tiers: Vec<GenerationTierResponse>,
 }
+///JSON object with 7 fields; required: `modality`, `tier`, `model_id`, `model_name`, `credits_per_unit`, `unit_label`, `price_label`.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 pub struct GenerationTierResponse {
+    ///`credits_per_unit`: integer, required, may be null.
     #[serde(deserialize_with = "::std::option::Option::deserialize")]
     #[serde(default)]
-    pub credits_per_unit: ::std::option::Option<i64>,
-    pub modality: ::std::string::String,
-    pub model_id: ::std::string::String,
-    pub model_name: ::std::string::String,
+    pub credits_per_unit: Option<i64>,
+    ///`modality`: string, required.
+    pub modality: String,
+    ///`model_id`: string, required.
+    pub model_id: String,
+    ///`model_name`: string, required.
+    pub model_name: String,
+    ///`price_label`: string, required, may be null.
     #[serde(deserialize_with = "::std::option::Option::deserialize")]
     #[serde(default)]
-    pub price_label: ::std::option::Option<::std::string::String>,
-    pub tier: ::std::string::String,
+    pub price_label: Option<String>,
+    ///`tier`: string, required.
+    pub tier: String,
+    ///`unit_label`: string, required, may be null.
     #[serde(deserialize_with = "::std::option::Option::deserialize")]
     #[serde(default)]
-    pub unit_label: ::std::option::Option<::std::string::String>,
+    pub unit_label: Option<String>,
 }
+///JSON object with 4 fields; required: `conversation_id`, `actions_applied`, `success`.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 pub struct GovernanceAiAcceptResponse {
-    pub actions_applied: ::std::vec::Vec<AppliedActionResponse>,
-    pub conversation_id: ::std::string::String,
+    ///`actions_applied`: array of object `AppliedActionResponse`, required.
+    pub actions_applied: Vec<AppliedActionResponse>,
+    ///`conversation_id`: string, required.
+    pub conversation_id: String,
+    ///`error`: string, optional, may be null.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     #[serde(default)]
-    pub error: ::std::option::Option<::std::string::String>,
+    pub error: Option<String>,
+    ///`success`: boolean, required.
     pub success: bool,
 }
+///JSON object with 1 fields; required: `user_input`.
+///
+///Request body of `generate_governance_ai_plan` (`POST /governance/ai-assistant`).
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 pub struct GovernanceAiAssistantRequest {
-    pub user_input: ::std::string::String,
+    ///`user_input`: string, required.
+    pub user_input: String,
 }
+///JSON object with 6 fields; required: `conversation_id`, `note`, `proposed_actions`, `success`.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 pub struct GovernanceAiAssistantResponse {
-    pub conversation_id: ::std::string::String,
+    ///`conversation_id`: string, required.
+    pub conversation_id: String,
+    ///`example_prompts`: array of `ExamplePrompt` (map of string to string), optional.
     #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
-    pub example_prompts: ::std::vec::Vec<ExamplePrompt>,
-    pub note: ::std::string::String,
+    pub example_prompts: Vec<ExamplePrompt>,
+    ///`note`: string, required.
+    pub note: String,
+    ///`prompt_call_id`: string, optional, may be null.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     #[serde(default)]
-    pub prompt_call_id: ::std::option::Option<::std::string::String>,
-    pub proposed_actions: ::std::vec::Vec<ProposedPolicyActionResponse>,
+    pub prompt_call_id: Option<String>,
+    ///`proposed_actions`: array of object `ProposedPolicyActionResponse`, required.
+    pub proposed_actions: Vec<ProposedPolicyActionResponse>,
+    ///`success`: boolean, required.
     pub success: bool,
 }
+///JSON object with 6 fields; required: `id`, `user_input`, `ai_response`, `proposed_actions`, `accepted`, `created_at`.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 pub struct GovernanceConversationResponse {
+    ///`accepted`: boolean, required, may be null.
     #[serde(deserialize_with = "::std::option::Option::deserialize")]
     #[serde(default)]
-    pub accepted: ::std::option::Option<bool>,
+    pub accepted: Option<bool>,
+    ///`ai_response`: string, required, may be null.
     #[serde(deserialize_with = "::std::option::Option::deserialize")]
     #[serde(default)]
-    pub ai_response: ::std::option::Option<::std::string::String>,
-    pub created_at: ::std::string::String,
-    pub id: ::std::string::String,
+    pub ai_response: Option<String>,
+    ///`created_at`: string, required.
+    pub created_at: String,
+    ///`id`: string, required.
+    pub id: String,
+    ///`proposed_actions`: object, required, may be null.
     #[serde(deserialize_with = "::std::option::Option::deserialize")]
     #[serde(default)]
-    pub proposed_actions: ::std::option::Option<
-        ::serde_json::Map<::std::string::String, ::serde_json::Value>,
-    >,
-    pub user_input: ::std::string::String,
+    pub proposed_actions: Option<::serde_json::Map<String, ::serde_json::Value>>,
+    ///`user_input`: string, required.
+    pub user_input: String,
 }
+///JSON object with 2 fields; required: `policy_id`.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 pub struct GovernancePolicyRefResponse {
-    pub policy_id: ::std::string::String,
+    ///`policy_id`: string, required.
+    pub policy_id: String,
+    ///`policy_name`: string, optional, may be null.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     #[serde(default)]
-    pub policy_name: ::std::option::Option<::std::string::String>,
+    pub policy_name: Option<String>,
 }
+///JSON object with 1 fields, none required.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 pub struct HttpValidationError {
+    ///`detail`: array of object `ValidationError`, optional.
     #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
-    pub detail: ::std::vec::Vec<ValidationError>,
+    pub detail: Vec<ValidationError>,
 }
+///JSON object with 4 fields; required: `line`, `column`, `path`, `message`.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 pub struct ImportFieldErrorModel {
+    ///`column`: integer, required.
     pub column: i64,
+    ///`line`: integer, required.
     pub line: i64,
-    pub message: ::std::string::String,
-    pub path: ::std::string::String,
+    ///`message`: string, required.
+    pub message: String,
+    ///`path`: string, required.
+    pub path: String,
 }
+///JSON object with 3 fields; required: `category`, `message`.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 pub struct ImportSkipResponse {
-    pub category: ::std::string::String,
+    ///`category`: string, required.
+    pub category: String,
+    ///`details`: object, optional.
     #[serde(default, skip_serializing_if = "::serde_json::Map::is_empty")]
-    pub details: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
-    pub message: ::std::string::String,
+    pub details: ::serde_json::Map<String, ::serde_json::Value>,
+    ///`message`: string, required.
+    pub message: String,
 }
+///JSON object with 9 fields; required: `id`, `created_at`, `recipient`, `sender`, `sender_ip`, `reason`, `message_id`, `agent_id`, `subject`.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 pub struct InboundEmailRejectionResponse {
+    ///`agent_id`: string, required, may be null, format `uuid`.
     #[serde(deserialize_with = "::std::option::Option::deserialize")]
     #[serde(default)]
-    pub agent_id: ::std::option::Option<::std::string::String>,
-    pub created_at: ::std::string::String,
-    pub id: ::std::string::String,
+    pub agent_id: Option<String>,
+    ///`created_at`: string, required.
+    pub created_at: String,
+    ///`id`: string, required, format `uuid`.
+    pub id: String,
+    ///`message_id`: string, required, may be null.
     #[serde(deserialize_with = "::std::option::Option::deserialize")]
     #[serde(default)]
-    pub message_id: ::std::option::Option<::std::string::String>,
-    pub reason: ::std::string::String,
-    pub recipient: ::std::string::String,
-    pub sender: ::std::string::String,
+    pub message_id: Option<String>,
+    ///`reason`: string, required.
+    pub reason: String,
+    ///`recipient`: string, required.
+    pub recipient: String,
+    ///`sender`: string, required.
+    pub sender: String,
+    ///`sender_ip`: string, required, may be null.
     #[serde(deserialize_with = "::std::option::Option::deserialize")]
     #[serde(default)]
-    pub sender_ip: ::std::option::Option<::std::string::String>,
+    pub sender_ip: Option<String>,
+    ///`subject`: string, required, may be null.
     #[serde(deserialize_with = "::std::option::Option::deserialize")]
     #[serde(default)]
-    pub subject: ::std::option::Option<::std::string::String>,
+    pub subject: Option<String>,
 }
+///JSON object with 2 fields; required: `paused`, `queued_backlog`.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 pub struct InboundEmailStatusResponse {
+    ///`paused`: boolean, required.
     pub paused: bool,
+    ///`queued_backlog`: integer, required.
     pub queued_backlog: i64,
 }
+///JSON object with 4 fields; required: `text`.
+///
+///Request body of `replace_content_with_inline_text` (`PUT /contents/{source_connection_content_version}`).
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 pub struct InlineTextReplaceRequest {
+    ///`content_type`: string, optional, may be null, default `"text/plain"`.
     #[serde(default = "defaults::inline_text_replace_request_content_type")]
-    pub content_type: ::std::option::Option<::std::string::String>,
+    pub content_type: Option<String>,
+    ///`metadata`: object, optional, may be null.
     #[serde(
         default,
         skip_serializing_if = "::std::option::Option::is_none",
         deserialize_with = "super::support::tri_state"
     )]
-    pub metadata: ::std::option::Option<
-        ::std::option::Option<
-            ::serde_json::Map<::std::string::String, ::serde_json::Value>,
-        >,
-    >,
-    pub text: ::std::string::String,
+    pub metadata: Option<Option<::serde_json::Map<String, ::serde_json::Value>>>,
+    ///`text`: string, required.
+    pub text: String,
+    ///`title`: string, optional, may be null.
     #[serde(
         default,
         skip_serializing_if = "::std::option::Option::is_none",
         deserialize_with = "super::support::tri_state"
     )]
-    pub title: ::std::option::Option<::std::option::Option<::std::string::String>>,
+    pub title: Option<Option<String>>,
 }
+///JSON object with 4 fields; required: `text`.
+///
+///Request body of `upload_inline_text_to_source` (`POST /sources/{source_connection_id}`).
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 pub struct InlineTextUploadRequest {
+    ///`content_type`: string, optional, may be null, default `"text/plain"`.
     #[serde(default = "defaults::inline_text_upload_request_content_type")]
-    pub content_type: ::std::option::Option<::std::string::String>,
+    pub content_type: Option<String>,
+    ///`metadata`: object, optional, may be null.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     #[serde(default)]
-    pub metadata: ::std::option::Option<
-        ::serde_json::Map<::std::string::String, ::serde_json::Value>,
-    >,
-    pub text: ::std::string::String,
+    pub metadata: Option<::serde_json::Map<String, ::serde_json::Value>>,
+    ///`text`: string, required.
+    pub text: String,
+    ///`title`: string, optional, may be null.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     #[serde(default)]
-    pub title: ::std::option::Option<::std::string::String>,
+    pub title: Option<String>,
 }
+///JSON object with 3 fields; required: `error`, `message`, `account_id`.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 pub struct InsufficientCreditsDetail {
-    pub account_id: ::std::string::String,
+    ///`account_id`: string, required.
+    pub account_id: String,
+    ///`error`: always `"insufficient_credits"`, required.
     pub error: crate::types::InsufficientCreditsDetailError,
-    pub message: ::std::string::String,
+    ///`message`: string, required.
+    pub message: String,
 }
+///JSON object with 1 fields; required: `detail`.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 pub struct InsufficientCreditsResponse {
+    ///`detail`: object `InsufficientCreditsDetail`, required.
     pub detail: InsufficientCreditsDetail,
 }
+///JSON value: any JSON value.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 #[serde(transparent)]
 pub struct JsonValue(pub ::serde_json::Value);
@@ -1778,524 +2525,767 @@ impl ::std::convert::From<::serde_json::Value> for JsonValue {
         Self(value)
     }
 }
+///JSON object with 4 fields; required: `knowledge_bases`, `page`, `limit`, `total`.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 pub struct KnowledgeBaseListResponseModel {
-    pub knowledge_bases: ::std::vec::Vec<KnowledgeBaseResponseModel>,
+    ///`knowledge_bases`: array of object `KnowledgeBaseResponseModel`, required.
+    pub knowledge_bases: Vec<KnowledgeBaseResponseModel>,
+    ///`limit`: integer, required.
     pub limit: i64,
+    ///`page`: integer, required.
     pub page: i64,
+    ///`total`: integer, required.
     pub total: i64,
 }
+///JSON object with 11 fields; required: `id`, `name`, `created_at`, `updated_at`.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 pub struct KnowledgeBaseResponseModel {
-    pub created_at: ::std::string::String,
+    ///`created_at`: string, required.
+    pub created_at: String,
+    ///`default_score_threshold`: number, optional, may be null.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     #[serde(default)]
-    pub default_score_threshold: ::std::option::Option<f64>,
+    pub default_score_threshold: Option<f64>,
+    ///`default_top_k`: integer, optional, may be null.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     #[serde(default)]
-    pub default_top_k: ::std::option::Option<i64>,
+    pub default_top_k: Option<i64>,
+    ///`default_top_n`: integer, optional, may be null.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     #[serde(default)]
-    pub default_top_n: ::std::option::Option<i64>,
+    pub default_top_n: Option<i64>,
+    ///`description`: string, optional, may be null.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     #[serde(default)]
-    pub description: ::std::option::Option<::std::string::String>,
-    pub id: ::std::string::String,
-    pub name: ::std::string::String,
+    pub description: Option<String>,
+    ///`id`: string, required.
+    pub id: String,
+    ///`name`: string, required.
+    pub name: String,
+    ///`readonly`: boolean, optional, default `false`.
     #[serde(default)]
     pub readonly: bool,
+    ///`reranker_model`: string, optional, may be null.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     #[serde(default)]
-    pub reranker_model: ::std::option::Option<::std::string::String>,
+    pub reranker_model: Option<String>,
+    ///`sources`: array of object `SourceConnectionResponseModel`, optional.
     #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
-    pub sources: ::std::vec::Vec<SourceConnectionResponseModel>,
-    pub updated_at: ::std::string::String,
+    pub sources: Vec<SourceConnectionResponseModel>,
+    ///`updated_at`: string, required.
+    pub updated_at: String,
 }
+///JSON object with 1 fields; required: `ids`.
+///
+///Request body of `link_agents_to_solution` (`POST /solutions/{solution_id}/agents`), `link_knowledge_bases_to_solution` (`POST /solutions/{solution_id}/knowledge-bases`), `link_source_connections_to_solution` (`POST /solutions/{solution_id}/source-connections`).
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 pub struct LinkResourcesRequest {
-    pub ids: ::std::vec::Vec<::std::string::String>,
+    ///`ids`: array of string (format `uuid`), required, at least 1 items.
+    pub ids: Vec<String>,
 }
+///JSON object with 1 fields; required: `accepted`.
+///
+///Request body of `mark_agent_ai_suggestion` (`PATCH /agents/{agent_id}/ai-assistant/{conversation_id}`).
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 pub struct MarkAiSuggestionRequest {
+    ///`accepted`: boolean, required.
     pub accepted: bool,
 }
+///JSON object with 1 fields; required: `accepted`.
+///
+///Request body of `mark_solution_conversation_turn` (`PATCH /solutions/{solution_id}/conversations/{conversation_id}`).
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 pub struct MarkConversationTurnRequest {
+    ///`accepted`: boolean, required.
     pub accepted: bool,
 }
+///JSON object with 2 fields; required: `account_id`, `organizations`.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 pub struct MeResponse {
-    pub account_id: ::std::string::String,
-    pub organizations: ::std::vec::Vec<OrganizationInfoResponse>,
+    ///`account_id`: string, required, format `uuid`.
+    pub account_id: String,
+    ///`organizations`: array of object `OrganizationInfoResponse`, required.
+    pub organizations: Vec<OrganizationInfoResponse>,
 }
+///JSON object with 1 fields; required: `accepted`.
+///
+///Request body of `accept_ai_memory_bank_suggestion` (`PATCH /ai-assistant/memory-bank/{conversation_id}`), `accept_memory_bank_ai_suggestion` (`PATCH /memory_banks/ai-assistant/{conversation_id}`).
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 pub struct MemoryBankAcceptRequest {
+    ///`accepted`: boolean, required.
     pub accepted: bool,
 }
+///JSON object with 3 fields; required: `user_input`.
+///
+///Request body of `ai_assistant_memory_bank` (`POST /ai-assistant/memory-bank`), `generate_memory_bank_config` (`POST /memory_banks/ai-assistant`).
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 pub struct MemoryBankAiAssistantRequest {
+    ///`current_config`: object, optional, may be null.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     #[serde(default)]
-    pub current_config: ::std::option::Option<
-        ::serde_json::Map<::std::string::String, ::serde_json::Value>,
-    >,
+    pub current_config: Option<::serde_json::Map<String, ::serde_json::Value>>,
+    ///`history_since`: string, optional, may be null, format `date-time`.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     #[serde(default)]
-    pub history_since: ::std::option::Option<::std::string::String>,
-    pub user_input: ::std::string::String,
+    pub history_since: Option<String>,
+    ///`user_input`: string, required.
+    pub user_input: String,
 }
+///JSON object with 6 fields; required: `conversation_id`, `note`.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 pub struct MemoryBankAiAssistantResponse {
+    ///`config`: object `MemoryBankConfigResponse`, optional, may be null.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     #[serde(default)]
-    pub config: ::std::option::Option<MemoryBankConfigResponse>,
-    pub conversation_id: ::std::string::String,
+    pub config: Option<MemoryBankConfigResponse>,
+    ///`conversation_id`: string, required.
+    pub conversation_id: String,
+    ///`example_prompts`: array of `ExamplePrompt` (map of string to string), optional.
     #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
-    pub example_prompts: ::std::vec::Vec<ExamplePrompt>,
-    pub note: ::std::string::String,
+    pub example_prompts: Vec<ExamplePrompt>,
+    ///`note`: string, required.
+    pub note: String,
+    ///`prompt_call_id`: string, optional, may be null.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     #[serde(default)]
-    pub prompt_call_id: ::std::option::Option<::std::string::String>,
+    pub prompt_call_id: Option<String>,
+    ///`success`: boolean, optional, default `false`.
     #[serde(default)]
     pub success: bool,
 }
+///JSON object with 9 fields; required: `name`, `type`, `mode`.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 pub struct MemoryBankConfigResponse {
+    ///`compaction_prompt`: string, optional, may be null.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     #[serde(default)]
-    pub compaction_prompt: ::std::option::Option<::std::string::String>,
+    pub compaction_prompt: Option<String>,
+    ///`description`: string, optional, may be null.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     #[serde(default)]
-    pub description: ::std::option::Option<::std::string::String>,
+    pub description: Option<String>,
+    ///`max_age_days`: integer, optional, may be null.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     #[serde(default)]
-    pub max_age_days: ::std::option::Option<i64>,
+    pub max_age_days: Option<i64>,
+    ///`max_size_tokens`: integer, optional, may be null.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     #[serde(default)]
-    pub max_size_tokens: ::std::option::Option<i64>,
+    pub max_size_tokens: Option<i64>,
+    ///`max_turns`: integer, optional, may be null.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     #[serde(default)]
-    pub max_turns: ::std::option::Option<i64>,
-    pub mode: ::std::string::String,
-    pub name: ::std::string::String,
+    pub max_turns: Option<i64>,
+    ///`mode`: string, required.
+    pub mode: String,
+    ///`name`: string, required.
+    pub name: String,
+    ///`retention_days`: integer, optional, may be null.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     #[serde(default)]
-    pub retention_days: ::std::option::Option<i64>,
+    pub retention_days: Option<i64>,
+    ///`type`: string, required.
     #[serde(rename = "type")]
-    pub type_: ::std::string::String,
+    pub type_: String,
 }
+///JSON object with 5 fields; required: `user_input`, `conversation_id`.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 pub struct MemoryBankConversationTurnResponse {
+    ///`accepted`: boolean, optional, may be null.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     #[serde(default)]
-    pub accepted: ::std::option::Option<bool>,
+    pub accepted: Option<bool>,
+    ///`ai_note`: string, optional, may be null.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     #[serde(default)]
-    pub ai_note: ::std::option::Option<::std::string::String>,
-    pub conversation_id: ::std::string::String,
+    pub ai_note: Option<String>,
+    ///`conversation_id`: string, required.
+    pub conversation_id: String,
+    ///`resulting_config`: object, optional, may be null.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     #[serde(default)]
-    pub resulting_config: ::std::option::Option<
-        ::serde_json::Map<::std::string::String, ::serde_json::Value>,
-    >,
-    pub user_input: ::std::string::String,
+    pub resulting_config: Option<::serde_json::Map<String, ::serde_json::Value>>,
+    ///`user_input`: string, required.
+    pub user_input: String,
 }
+///JSON object with 5 fields, none required.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 pub struct MemoryBankLastConversationResponse {
+    ///`accepted`: boolean, optional, may be null.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     #[serde(default)]
-    pub accepted: ::std::option::Option<bool>,
+    pub accepted: Option<bool>,
+    ///`ai_note`: string, optional, may be null.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     #[serde(default)]
-    pub ai_note: ::std::option::Option<::std::string::String>,
+    pub ai_note: Option<String>,
+    ///`total`: integer, optional, default `0`.
     #[serde(default)]
     pub total: i64,
+    ///`turns`: array of object `MemoryBankConversationTurnResponse`, optional.
     #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
-    pub turns: ::std::vec::Vec<MemoryBankConversationTurnResponse>,
+    pub turns: Vec<MemoryBankConversationTurnResponse>,
+    ///`user_input`: string, optional, may be null.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     #[serde(default)]
-    pub user_input: ::std::option::Option<::std::string::String>,
+    pub user_input: Option<String>,
 }
+///JSON object with 4 fields; required: `memory_banks`, `page`, `limit`, `total`.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 pub struct MemoryBankListResponseModel {
+    ///`limit`: integer, required.
     pub limit: i64,
-    pub memory_banks: ::std::vec::Vec<MemoryBankResponseModel>,
+    ///`memory_banks`: array of object `MemoryBankResponseModel`, required.
+    pub memory_banks: Vec<MemoryBankResponseModel>,
+    ///`page`: integer, required.
     pub page: i64,
+    ///`total`: integer, required.
     pub total: i64,
 }
+///JSON object with 17 fields; required: `id`, `name`, `type`, `mode`, `created_at`, `updated_at`.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 pub struct MemoryBankResponseModel {
+    ///`chunk_overlap`: integer, optional, may be null.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     #[serde(default)]
-    pub chunk_overlap: ::std::option::Option<i64>,
+    pub chunk_overlap: Option<i64>,
+    ///`chunk_size`: integer, optional, may be null.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     #[serde(default)]
-    pub chunk_size: ::std::option::Option<i64>,
+    pub chunk_size: Option<i64>,
+    ///`compaction_prompt`: string, optional, may be null.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     #[serde(default)]
-    pub compaction_prompt: ::std::option::Option<::std::string::String>,
-    pub created_at: ::std::string::String,
+    pub compaction_prompt: Option<String>,
+    ///`created_at`: string, required.
+    pub created_at: String,
+    ///`description`: string, optional, may be null.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     #[serde(default)]
-    pub description: ::std::option::Option<::std::string::String>,
+    pub description: Option<String>,
+    ///`dimensions`: integer, optional, may be null.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     #[serde(default)]
-    pub dimensions: ::std::option::Option<i64>,
+    pub dimensions: Option<i64>,
+    ///`embedding_model`: string, optional, may be null.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     #[serde(default)]
-    pub embedding_model: ::std::option::Option<::std::string::String>,
-    pub id: ::std::string::String,
+    pub embedding_model: Option<String>,
+    ///`id`: string, required.
+    pub id: String,
+    ///`max_age_days`: integer, optional, may be null.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     #[serde(default)]
-    pub max_age_days: ::std::option::Option<i64>,
+    pub max_age_days: Option<i64>,
+    ///`max_size_tokens`: integer, optional, may be null.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     #[serde(default)]
-    pub max_size_tokens: ::std::option::Option<i64>,
+    pub max_size_tokens: Option<i64>,
+    ///`max_turns`: integer, optional, may be null.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     #[serde(default)]
-    pub max_turns: ::std::option::Option<i64>,
-    pub mode: ::std::string::String,
-    pub name: ::std::string::String,
+    pub max_turns: Option<i64>,
+    ///`mode`: string, required.
+    pub mode: String,
+    ///`name`: string, required.
+    pub name: String,
+    ///`retention_days`: integer, optional, may be null.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     #[serde(default)]
-    pub retention_days: ::std::option::Option<i64>,
+    pub retention_days: Option<i64>,
+    ///`source_connection_id`: string, optional, may be null.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     #[serde(default)]
-    pub source_connection_id: ::std::option::Option<::std::string::String>,
+    pub source_connection_id: Option<String>,
+    ///`type`: string, required.
     #[serde(rename = "type")]
-    pub type_: ::std::string::String,
-    pub updated_at: ::std::string::String,
+    pub type_: String,
+    ///`updated_at`: string, required.
+    pub updated_at: String,
 }
+///JSON object with 3 fields; required: `modality`.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 pub struct ModalityRateResponse {
+    ///`input_credits_per_1000_tokens`: number, optional, may be null.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     #[serde(default)]
-    pub input_credits_per_1000_tokens: ::std::option::Option<f64>,
-    pub modality: ::std::string::String,
+    pub input_credits_per_1000_tokens: Option<f64>,
+    ///`modality`: string, required.
+    pub modality: String,
+    ///`output_credits_per_1000_tokens`: number, optional, may be null.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     #[serde(default)]
-    pub output_credits_per_1000_tokens: ::std::option::Option<f64>,
+    pub output_credits_per_1000_tokens: Option<f64>,
 }
+///JSON object with 2 fields; required: `alerts`, `total`.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 pub struct ModelAlertListResponse {
-    pub alerts: ::std::vec::Vec<ModelAlertResponse>,
+    ///`alerts`: array of object `ModelAlertResponse`, required.
+    pub alerts: Vec<ModelAlertResponse>,
+    ///`total`: integer, required.
     pub total: i64,
 }
+///JSON object with 10 fields; required: `id`, `account_id`, `agent_id`, `prompt_model_id`, `model_name`, `alert_type`, `message`, `read_at`, `successor_model_name`, `created_at`.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 pub struct ModelAlertResponse {
-    pub account_id: ::std::string::String,
+    ///`account_id`: string, required.
+    pub account_id: String,
+    ///`agent_id`: string, required, may be null.
     #[serde(deserialize_with = "::std::option::Option::deserialize")]
     #[serde(default)]
-    pub agent_id: ::std::option::Option<::std::string::String>,
-    pub alert_type: ::std::string::String,
-    pub created_at: ::std::string::String,
-    pub id: ::std::string::String,
-    pub message: ::std::string::String,
-    pub model_name: ::std::string::String,
-    pub prompt_model_id: ::std::string::String,
+    pub agent_id: Option<String>,
+    ///`alert_type`: string, required.
+    pub alert_type: String,
+    ///`created_at`: string, required.
+    pub created_at: String,
+    ///`id`: string, required.
+    pub id: String,
+    ///`message`: string, required.
+    pub message: String,
+    ///`model_name`: string, required.
+    pub model_name: String,
+    ///`prompt_model_id`: string, required.
+    pub prompt_model_id: String,
+    ///`read_at`: string, required, may be null.
     #[serde(deserialize_with = "::std::option::Option::deserialize")]
     #[serde(default)]
-    pub read_at: ::std::option::Option<::std::string::String>,
+    pub read_at: Option<String>,
+    ///`successor_model_name`: string, required, may be null.
     #[serde(deserialize_with = "::std::option::Option::deserialize")]
     #[serde(default)]
-    pub successor_model_name: ::std::option::Option<::std::string::String>,
+    pub successor_model_name: Option<String>,
 }
+///JSON object with 19 fields; required: `id`, `model_id`, `name`, `provider`, `description`, `max_context_tokens`, `max_output_tokens`, `supports_tool_use`, `supports_structured_output`, `supports_thinking`, `supports_openai_arguments`, `supports_streaming`, `recommendation_type`, `reason`.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 pub struct ModelRecommendationResponse {
+    ///`deprecated_at`: string, optional, may be null.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     #[serde(default)]
-    pub deprecated_at: ::std::option::Option<::std::string::String>,
-    pub description: ::std::string::String,
+    pub deprecated_at: Option<String>,
+    ///`description`: string, required.
+    pub description: String,
+    ///`family`: string, optional, may be null.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     #[serde(default)]
-    pub family: ::std::option::Option<::std::string::String>,
+    pub family: Option<String>,
+    ///`family_generation`: number, optional, may be null.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     #[serde(default)]
-    pub family_generation: ::std::option::Option<f64>,
-    pub id: ::std::string::String,
+    pub family_generation: Option<f64>,
+    ///`id`: string, required.
+    pub id: String,
+    ///`max_context_tokens`: integer, required.
     pub max_context_tokens: i64,
+    ///`max_output_tokens`: integer, required.
     pub max_output_tokens: i64,
-    pub model_id: ::std::string::String,
-    pub name: ::std::string::String,
-    pub provider: ::std::string::String,
-    pub reason: ::std::string::String,
-    pub recommendation_type: ::std::string::String,
+    ///`model_id`: string, required.
+    pub model_id: String,
+    ///`name`: string, required.
+    pub name: String,
+    ///`provider`: string, required.
+    pub provider: String,
+    ///`reason`: string, required.
+    pub reason: String,
+    ///`recommendation_type`: string, required.
+    pub recommendation_type: String,
+    ///`released_at`: string, optional, may be null.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     #[serde(default)]
-    pub released_at: ::std::option::Option<::std::string::String>,
+    pub released_at: Option<String>,
+    ///`sunset_at`: string, optional, may be null.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     #[serde(default)]
-    pub sunset_at: ::std::option::Option<::std::string::String>,
+    pub sunset_at: Option<String>,
+    ///`supports_openai_arguments`: boolean, required.
     pub supports_openai_arguments: bool,
+    ///`supports_streaming`: boolean, required.
     pub supports_streaming: bool,
+    ///`supports_structured_output`: boolean, required.
     pub supports_structured_output: bool,
+    ///`supports_thinking`: boolean, required.
     pub supports_thinking: bool,
+    ///`supports_tool_use`: boolean, required.
     pub supports_tool_use: bool,
 }
+///JSON object with 6 fields; required: `current_model_id`, `current_model_name`, `upgrades`, `same_provider`, `alternatives`.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 pub struct ModelRecommendationsResponse {
-    pub alternatives: ::std::vec::Vec<ModelRecommendationResponse>,
-    pub current_model_id: ::std::string::String,
-    pub current_model_name: ::std::string::String,
-    pub same_provider: ::std::vec::Vec<ModelRecommendationResponse>,
+    ///`alternatives`: array of object `ModelRecommendationResponse`, required.
+    pub alternatives: Vec<ModelRecommendationResponse>,
+    ///`current_model_id`: string, required.
+    pub current_model_id: String,
+    ///`current_model_name`: string, required.
+    pub current_model_name: String,
+    ///`same_provider`: array of object `ModelRecommendationResponse`, required.
+    pub same_provider: Vec<ModelRecommendationResponse>,
+    ///`successor`: object `ModelRecommendationResponse`, optional, may be null.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     #[serde(default)]
-    pub successor: ::std::option::Option<ModelRecommendationResponse>,
-    pub upgrades: ::std::vec::Vec<ModelRecommendationResponse>,
+    pub successor: Option<ModelRecommendationResponse>,
+    ///`upgrades`: array of object `ModelRecommendationResponse`, required.
+    pub upgrades: Vec<ModelRecommendationResponse>,
 }
+///JSON object with 7 fields; required: `mode`, `total`, `passed`, `failed`, `flagged`, `pass_rate`, `failure_rate`.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 pub struct NonManualEvaluationModeStatResponse {
+    ///`failed`: integer, required.
     pub failed: i64,
+    ///`failure_rate`: number, required.
     pub failure_rate: f64,
+    ///`flagged`: integer, required.
     pub flagged: i64,
-    pub mode: ::std::string::String,
+    ///`mode`: string, required.
+    pub mode: String,
+    ///`pass_rate`: number, required.
     pub pass_rate: f64,
+    ///`passed`: integer, required.
     pub passed: i64,
+    ///`total`: integer, required.
     pub total: i64,
 }
+///JSON object with 7 fields; required: `total`, `passed`, `failed`, `flagged`, `pass_rate`, `failure_rate`, `by_mode`.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 pub struct NonManualEvaluationSummaryResponse {
-    pub by_mode: ::std::vec::Vec<NonManualEvaluationModeStatResponse>,
+    ///`by_mode`: array of object `NonManualEvaluationModeStatResponse`, required.
+    pub by_mode: Vec<NonManualEvaluationModeStatResponse>,
+    ///`failed`: integer, required.
     pub failed: i64,
+    ///`failure_rate`: number, required.
     pub failure_rate: f64,
+    ///`flagged`: integer, required.
     pub flagged: i64,
+    ///`pass_rate`: number, required.
     pub pass_rate: f64,
+    ///`passed`: integer, required.
     pub passed: i64,
+    ///`total`: integer, required.
     pub total: i64,
 }
+///JSON object with 1 fields; required: `ok`.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 pub struct OkResponse {
+    ///`ok`: boolean, required.
     pub ok: bool,
 }
+///JSON object with 2 fields; required: `preferences`, `total`.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 pub struct OrganizationAlertPreferenceListResponse {
-    pub preferences: ::std::vec::Vec<OrganizationAlertPreferenceResponse>,
+    ///`preferences`: array of object `OrganizationAlertPreferenceResponse`, required.
+    pub preferences: Vec<OrganizationAlertPreferenceResponse>,
+    ///`total`: integer, required.
     pub total: i64,
 }
+///JSON object with 4 fields; required: `organization_id`, `alert_type`, `subscribed`, `is_override`.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 pub struct OrganizationAlertPreferenceResponse {
-    pub alert_type: ::std::string::String,
+    ///`alert_type`: string, required.
+    pub alert_type: String,
+    ///`is_override`: boolean, required.
     pub is_override: bool,
-    pub organization_id: ::std::string::String,
+    ///`organization_id`: string, required.
+    pub organization_id: String,
+    ///`subscribed`: boolean, required.
     pub subscribed: bool,
 }
+///JSON object with 3 fields; required: `id`, `name`, `account_id`.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 pub struct OrganizationInfoResponse {
-    pub account_id: ::std::string::String,
-    pub id: ::std::string::String,
-    pub name: ::std::string::String,
+    ///`account_id`: string, required, format `uuid`.
+    pub account_id: String,
+    ///`id`: string, required, format `uuid`.
+    pub id: String,
+    ///`name`: string, required.
+    pub name: String,
 }
+///JSON object with 6 fields; required: `page`, `limit`, `total`, `pages`, `has_next`, `has_prev`.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 pub struct PaginationResponse {
+    ///`has_next`: boolean, required.
     pub has_next: bool,
+    ///`has_prev`: boolean, required.
     pub has_prev: bool,
+    ///`limit`: integer, required.
     pub limit: i64,
+    ///`page`: integer, required.
     pub page: i64,
+    ///`pages`: integer, required.
     pub pages: i64,
+    ///`total`: integer, required.
     pub total: i64,
 }
+///JSON object with 9 fields; required: `model_ids`, `prompt`.
+///
+///Request body of `create_experiment` (`POST /models/playground/experiments`).
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 pub struct PlaygroundCreateRequest {
+    ///`evaluation_complexity`: one of `"simple"`, `"medium"`, `"complex"`, optional, default `"medium"`.
     #[serde(default = "defaults::playground_create_request_evaluation_complexity")]
     pub evaluation_complexity: crate::types::PlaygroundCreateRequestEvaluationComplexity,
+    ///`evaluation_mode`: one of `"manual"`, `"prompt"`, optional, default `"manual"`.
     #[serde(default = "defaults::playground_create_request_evaluation_mode")]
     pub evaluation_mode: crate::types::PlaygroundCreateRequestEvaluationMode,
+    ///`evaluator_model_id`: string, optional, may be null.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     #[serde(default)]
-    pub evaluator_model_id: ::std::option::Option<::std::string::String>,
+    pub evaluator_model_id: Option<String>,
+    ///`include_step_output_in_evaluation`: boolean, optional, default `false`.
     #[serde(default)]
     pub include_step_output_in_evaluation: bool,
+    ///`json_template`: string, optional, may be null.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     #[serde(default)]
-    pub json_template: ::std::option::Option<::std::string::String>,
-    pub model_ids: ::std::vec::Vec<::std::string::String>,
-    pub prompt: ::std::string::String,
+    pub json_template: Option<String>,
+    ///`model_ids`: array of string, required, 1 to 10 items.
+    pub model_ids: Vec<String>,
+    ///`prompt`: string, required.
+    pub prompt: String,
+    ///`selected_step_output`: string, optional, may be null.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     #[serde(default)]
-    pub selected_step_output: ::std::option::Option<::std::string::String>,
+    pub selected_step_output: Option<String>,
+    ///`system_prompt`: string, optional, default `""`.
     #[serde(default)]
-    pub system_prompt: ::std::string::String,
+    pub system_prompt: String,
 }
+///JSON object with 45 fields; required: `id`, `model_id`, `name`, `description`, `enabled`, `default`, `provider`, `max_context_tokens`, `max_output_tokens`, `max_conversation_length`.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 pub struct PromptModelResponse {
+    ///`default`: boolean, required.
     pub default: bool,
+    ///`deprecated_at`: string, optional, may be null, format `date-time`.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     #[serde(default)]
-    pub deprecated_at: ::std::option::Option<::std::string::String>,
-    pub description: ::std::string::String,
+    pub deprecated_at: Option<String>,
+    ///`description`: string, required.
+    pub description: String,
+    ///`enabled`: boolean, required.
     pub enabled: bool,
+    ///`family`: string, optional, may be null.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     #[serde(default)]
-    pub family: ::std::option::Option<::std::string::String>,
+    pub family: Option<String>,
+    ///`family_generation`: number, optional, may be null.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     #[serde(default)]
-    pub family_generation: ::std::option::Option<f64>,
+    pub family_generation: Option<f64>,
+    ///`generation_credits_per_unit`: number, optional, may be null.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     #[serde(default)]
-    pub generation_credits_per_unit: ::std::option::Option<f64>,
+    pub generation_credits_per_unit: Option<f64>,
+    ///`generation_params`: object, optional, may be null.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     #[serde(default)]
-    pub generation_params: ::std::option::Option<
-        ::serde_json::Map<::std::string::String, ::serde_json::Value>,
-    >,
+    pub generation_params: Option<::serde_json::Map<String, ::serde_json::Value>>,
+    ///`generation_unit_label`: string, optional, may be null.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     #[serde(default)]
-    pub generation_unit_label: ::std::option::Option<::std::string::String>,
-    pub id: ::std::string::String,
+    pub generation_unit_label: Option<String>,
+    ///`id`: string, required.
+    pub id: String,
+    ///`image_generation_tool_credits_per_image`: number, optional, may be null.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     #[serde(default)]
-    pub image_generation_tool_credits_per_image: ::std::option::Option<f64>,
+    pub image_generation_tool_credits_per_image: Option<f64>,
+    ///`input_1h_cache_write_credits_per_1000_tokens`: number, optional, may be null.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     #[serde(default)]
-    pub input_1h_cache_write_credits_per_1000_tokens: ::std::option::Option<f64>,
+    pub input_1h_cache_write_credits_per_1000_tokens: Option<f64>,
+    ///`input_5m_cache_write_credits_per_1000_tokens`: number, optional, may be null.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     #[serde(default)]
-    pub input_5m_cache_write_credits_per_1000_tokens: ::std::option::Option<f64>,
+    pub input_5m_cache_write_credits_per_1000_tokens: Option<f64>,
+    ///`input_cache_hit_credits_per_1000_tokens`: number, optional, may be null.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     #[serde(default)]
-    pub input_cache_hit_credits_per_1000_tokens: ::std::option::Option<f64>,
+    pub input_cache_hit_credits_per_1000_tokens: Option<f64>,
+    ///`input_credits_per_1000_tokens`: number, optional, may be null.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     #[serde(default)]
-    pub input_credits_per_1000_tokens: ::std::option::Option<f64>,
+    pub input_credits_per_1000_tokens: Option<f64>,
+    ///`is_new`: boolean, optional, default `false`.
     #[serde(default)]
     pub is_new: bool,
+    ///`last_used`: boolean, optional, default `false`.
     #[serde(default)]
     pub last_used: bool,
+    ///`max_context_tokens`: integer, required.
     pub max_context_tokens: i64,
+    ///`max_conversation_length`: integer, required.
     pub max_conversation_length: i64,
+    ///`max_output_tokens`: integer, required.
     pub max_output_tokens: i64,
-    pub model_id: ::std::string::String,
-    pub name: ::std::string::String,
+    ///`model_id`: string, required.
+    pub model_id: String,
+    ///`name`: string, required.
+    pub name: String,
+    ///`output_credits_per_1000_tokens`: number, optional, may be null.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     #[serde(default)]
-    pub output_credits_per_1000_tokens: ::std::option::Option<f64>,
+    pub output_credits_per_1000_tokens: Option<f64>,
+    ///`payload_schema`: object, optional, may be null.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     #[serde(default)]
-    pub payload_schema: ::std::option::Option<
-        ::serde_json::Map<::std::string::String, ::serde_json::Value>,
-    >,
+    pub payload_schema: Option<::serde_json::Map<String, ::serde_json::Value>>,
+    ///`payload_schema_source_url`: string, optional, may be null.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     #[serde(default)]
-    pub payload_schema_source_url: ::std::option::Option<::std::string::String>,
+    pub payload_schema_source_url: Option<String>,
+    ///`per_modality_rates`: array of object `ModalityRateResponse`, optional.
     #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
-    pub per_modality_rates: ::std::vec::Vec<ModalityRateResponse>,
-    pub provider: ::std::string::String,
+    pub per_modality_rates: Vec<ModalityRateResponse>,
+    ///`provider`: string, required.
+    pub provider: String,
+    ///`released_at`: string, optional, may be null, format `date-time`.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     #[serde(default)]
-    pub released_at: ::std::option::Option<::std::string::String>,
+    pub released_at: Option<String>,
+    ///`schema_documentation_url`: string, optional, may be null.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     #[serde(default)]
-    pub schema_documentation_url: ::std::option::Option<::std::string::String>,
+    pub schema_documentation_url: Option<String>,
+    ///`schema_notes`: string, optional, may be null.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     #[serde(default)]
-    pub schema_notes: ::std::option::Option<::std::string::String>,
+    pub schema_notes: Option<String>,
+    ///`successor_model_id`: string, optional, may be null.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     #[serde(default)]
-    pub successor_model_id: ::std::option::Option<::std::string::String>,
+    pub successor_model_id: Option<String>,
+    ///`sunset_at`: string, optional, may be null, format `date-time`.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     #[serde(default)]
-    pub sunset_at: ::std::option::Option<::std::string::String>,
+    pub sunset_at: Option<String>,
+    ///`supported_input_media`: array of string, optional, may be null.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     #[serde(default)]
-    pub supported_input_media: ::std::option::Option<
-        ::std::vec::Vec<::std::string::String>,
-    >,
+    pub supported_input_media: Option<Vec<String>>,
+    ///`supported_languages`: array of string, optional, may be null.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     #[serde(default)]
-    pub supported_languages: ::std::option::Option<
-        ::std::vec::Vec<::std::string::String>,
-    >,
+    pub supported_languages: Option<Vec<String>>,
+    ///`supported_output_media`: array of string, optional, may be null.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     #[serde(default)]
-    pub supported_output_media: ::std::option::Option<
-        ::std::vec::Vec<::std::string::String>,
-    >,
+    pub supported_output_media: Option<Vec<String>>,
+    ///`supports_openai_arguments`: boolean, optional, default `false`.
     #[serde(default)]
     pub supports_openai_arguments: bool,
+    ///`supports_streaming`: boolean, optional, default `false`.
     #[serde(default)]
     pub supports_streaming: bool,
+    ///`supports_structured_output`: boolean, optional, default `true`.
     #[serde(default = "defaults::default_bool::<true>")]
     pub supports_structured_output: bool,
+    ///`supports_thinking`: boolean, optional, default `false`.
     #[serde(default)]
     pub supports_thinking: bool,
+    ///`supports_tool_use`: boolean, optional, default `true`.
     #[serde(default = "defaults::default_bool::<true>")]
     pub supports_tool_use: bool,
+    ///`tools_disabled`: array of object `PromptToolResponse`, optional.
     #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
-    pub tools_disabled: ::std::vec::Vec<PromptToolResponse>,
+    pub tools_disabled: Vec<PromptToolResponse>,
+    ///`tools_enabled`: array of object `PromptToolResponse`, optional.
     #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
-    pub tools_enabled: ::std::vec::Vec<PromptToolResponse>,
+    pub tools_enabled: Vec<PromptToolResponse>,
+    ///`training_cutoff_at`: string, optional, may be null, format `date-time`.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     #[serde(default)]
-    pub training_cutoff_at: ::std::option::Option<::std::string::String>,
+    pub training_cutoff_at: Option<String>,
+    ///`url`: string, optional, may be null.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     #[serde(default)]
-    pub url: ::std::option::Option<::std::string::String>,
+    pub url: Option<String>,
+    ///`variants`: array of object `VariantCategoryResponse`, optional, may be null.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     #[serde(default)]
-    pub variants: ::std::option::Option<::std::vec::Vec<VariantCategoryResponse>>,
+    pub variants: Option<Vec<VariantCategoryResponse>>,
 }
+///JSON object with 10 fields; required: `id`, `tool_type`, `name`.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 pub struct PromptToolResponse {
+    ///`description`: string, optional, may be null.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     #[serde(default)]
-    pub description: ::std::option::Option<::std::string::String>,
+    pub description: Option<String>,
+    ///`documentation_url`: string, optional, may be null.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     #[serde(default)]
-    pub documentation_url: ::std::option::Option<::std::string::String>,
+    pub documentation_url: Option<String>,
+    ///`example`: string, optional, may be null.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     #[serde(default)]
-    pub example: ::std::option::Option<::std::string::String>,
+    pub example: Option<String>,
+    ///`headers`: map of string to string, optional, may be null.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     #[serde(default)]
-    pub headers: ::std::option::Option<
-        ::std::collections::BTreeMap<::std::string::String, ::std::string::String>,
-    >,
-    pub id: ::std::string::String,
-    pub name: ::std::string::String,
+    pub headers: Option<BTreeMap<String, String>>,
+    ///`id`: string, required.
+    pub id: String,
+    ///`name`: string, required.
+    pub name: String,
+    ///`notes`: string, optional, may be null.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     #[serde(default)]
-    pub notes: ::std::option::Option<::std::string::String>,
+    pub notes: Option<String>,
+    ///`tool_name`: string, optional, may be null.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     #[serde(default)]
-    pub tool_name: ::std::option::Option<::std::string::String>,
-    pub tool_type: ::std::string::String,
+    pub tool_name: Option<String>,
+    ///`tool_type`: string, required.
+    pub tool_type: String,
+    ///`tool_type_pattern`: string, optional, may be null.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     #[serde(default)]
-    pub tool_type_pattern: ::std::option::Option<::std::string::String>,
+    pub tool_type_pattern: Option<String>,
 }
+///JSON object with 5 fields; required: `action_type`, `params`, `description`.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 pub struct ProposedActionResponse {
-    pub action_type: ::std::string::String,
-    pub description: ::std::string::String,
+    ///`action_type`: string, required.
+    pub action_type: String,
+    ///`description`: string, required.
+    pub description: String,
+    ///`is_destructive`: boolean, optional, default `false`.
     #[serde(default)]
     pub is_destructive: bool,
-    pub params: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+    ///`params`: object, required.
+    pub params: ::serde_json::Map<String, ::serde_json::Value>,
+    ///`preview`: object, optional, may be null.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     #[serde(default)]
-    pub preview: ::std::option::Option<
-        ::serde_json::Map<::std::string::String, ::serde_json::Value>,
-    >,
+    pub preview: Option<::serde_json::Map<String, ::serde_json::Value>>,
 }
+///JSON object with 3 fields; required: `action_type`, `description`, `params`.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 pub struct ProposedPolicyActionResponse {
-    pub action_type: ::std::string::String,
-    pub description: ::std::string::String,
-    pub params: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+    ///`action_type`: string, required.
+    pub action_type: String,
+    ///`description`: string, required.
+    pub description: String,
+    ///`params`: object, required.
+    pub params: ::serde_json::Map<String, ::serde_json::Value>,
 }
+///JSON object with 2 fields; required: `provider`, `models`.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 pub struct ProviderGroupResponse {
-    pub models: ::std::vec::Vec<PromptModelResponse>,
-    pub provider: ::std::string::String,
+    ///`models`: array of object `PromptModelResponse`, required.
+    pub models: Vec<PromptModelResponse>,
+    ///`provider`: string, required.
+    pub provider: String,
 }
+///JSON object with 2 fields, none required.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 pub struct RemoveEmailDomainResponse {
+    ///`cleanup_note`: string, optional, may be null.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     #[serde(default)]
-    pub cleanup_note: ::std::option::Option<::std::string::String>,
+    pub cleanup_note: Option<String>,
+    ///`removed`: boolean, optional, default `true`.
     #[serde(default = "defaults::default_bool::<true>")]
     pub removed: bool,
 }
-impl ::std::default::Default for RemoveEmailDomainResponse {
+impl Default for RemoveEmailDomainResponse {
     fn default() -> Self {
         Self {
             cleanup_note: Default::default(),
@@ -2303,335 +3293,480 @@ impl ::std::default::Default for RemoveEmailDomainResponse {
         }
     }
 }
+///JSON object with 1 fields; required: `resumed`.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 pub struct ResumeInboundResponse {
+    ///`resumed`: boolean, required.
     pub resumed: bool,
 }
+///JSON object with 1 fields; required: `results`.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 pub struct SearchResponse {
-    pub results: ::std::vec::Vec<SearchResultResponse>,
+    ///`results`: array of object `SearchResultResponse`, required.
+    pub results: Vec<SearchResultResponse>,
 }
+///JSON object with 4 fields; required: `id`, `entity_type`, `name`, `description`.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 pub struct SearchResultResponse {
+    ///`description`: string, required, may be null.
     #[serde(deserialize_with = "::std::option::Option::deserialize")]
     #[serde(default)]
-    pub description: ::std::option::Option<::std::string::String>,
-    pub entity_type: ::std::string::String,
-    pub id: ::std::string::String,
-    pub name: ::std::string::String,
+    pub description: Option<String>,
+    ///`entity_type`: string, required.
+    pub entity_type: String,
+    ///`id`: string, required.
+    pub id: String,
+    ///`name`: string, required.
+    pub name: String,
 }
+///JSON object with 1 fields, none required.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 pub struct SendTestEmailResponse {
+    ///`sent`: boolean, optional, default `true`.
     #[serde(default = "defaults::default_bool::<true>")]
     pub sent: bool,
 }
-impl ::std::default::Default for SendTestEmailResponse {
+impl Default for SendTestEmailResponse {
     fn default() -> Self {
         Self {
             sent: defaults::default_bool::<true>(),
         }
     }
 }
+///JSON object with 1 fields; required: `mode`.
+///
+///Request body of `set_auto_block_mode` (`PUT /agents/blocked-email-senders/mode`).
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 pub struct SetAutoBlockModeRequest {
-    pub mode: ::std::string::String,
+    ///`mode`: string, required.
+    pub mode: String,
 }
+///JSON object with 5 fields, none required.
+///
+///Request body of `set_email_trigger_config` (`PUT /agents/{agent_id}/triggers/{trigger_id}/email-config`).
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 pub struct SetEmailTriggerConfigRequest {
+    ///`alias`: string, optional, may be null, at most 32 characters.
     #[serde(
         default,
         skip_serializing_if = "::std::option::Option::is_none",
         deserialize_with = "super::support::tri_state"
     )]
-    pub alias: ::std::option::Option<::std::option::Option<::std::string::String>>,
+    pub alias: Option<Option<String>>,
+    ///`allowed_senders`: array of string, optional, may be null.
     #[serde(
         default,
         skip_serializing_if = "::std::option::Option::is_none",
         deserialize_with = "super::support::tri_state"
     )]
-    pub allowed_senders: ::std::option::Option<
-        ::std::option::Option<::std::vec::Vec<::std::string::String>>,
-    >,
+    pub allowed_senders: Option<Option<Vec<String>>>,
+    ///`ignore_auto_generated`: boolean, optional, may be null.
     #[serde(
         default,
         skip_serializing_if = "::std::option::Option::is_none",
         deserialize_with = "super::support::tri_state"
     )]
-    pub ignore_auto_generated: ::std::option::Option<::std::option::Option<bool>>,
+    pub ignore_auto_generated: Option<Option<bool>>,
+    ///`queue_on_quota`: boolean, optional, may be null.
     #[serde(
         default,
         skip_serializing_if = "::std::option::Option::is_none",
         deserialize_with = "super::support::tri_state"
     )]
-    pub queue_on_quota: ::std::option::Option<::std::option::Option<bool>>,
+    pub queue_on_quota: Option<Option<bool>>,
+    ///`require_sender_auth`: boolean, optional, may be null.
     #[serde(
         default,
         skip_serializing_if = "::std::option::Option::is_none",
         deserialize_with = "super::support::tri_state"
     )]
-    pub require_sender_auth: ::std::option::Option<::std::option::Option<bool>>,
+    pub require_sender_auth: Option<Option<bool>>,
 }
+///JSON object with 3 fields; required: `id`, `name`.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 pub struct SolutionAgentResponse {
-    pub id: ::std::string::String,
+    ///`id`: string, required, format `uuid`.
+    pub id: String,
+    ///`knowledge_base_ids`: array of string (format `uuid`), optional.
     #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
-    pub knowledge_base_ids: ::std::vec::Vec<::std::string::String>,
-    pub name: ::std::string::String,
+    pub knowledge_base_ids: Vec<String>,
+    ///`name`: string, required.
+    pub name: String,
 }
+///JSON object with 6 fields; required: `id`, `user_input`, `ai_response`, `actions_taken`, `accepted`, `created_at`.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 pub struct SolutionConversationResponse {
+    ///`accepted`: boolean, required, may be null.
     #[serde(deserialize_with = "::std::option::Option::deserialize")]
     #[serde(default)]
-    pub accepted: ::std::option::Option<bool>,
+    pub accepted: Option<bool>,
+    ///`actions_taken`: object, required, may be null.
     #[serde(deserialize_with = "::std::option::Option::deserialize")]
     #[serde(default)]
-    pub actions_taken: ::std::option::Option<
-        ::serde_json::Map<::std::string::String, ::serde_json::Value>,
-    >,
+    pub actions_taken: Option<::serde_json::Map<String, ::serde_json::Value>>,
+    ///`ai_response`: string, required, may be null.
     #[serde(deserialize_with = "::std::option::Option::deserialize")]
     #[serde(default)]
-    pub ai_response: ::std::option::Option<::std::string::String>,
-    pub created_at: ::std::string::String,
-    pub id: ::std::string::String,
-    pub user_input: ::std::string::String,
+    pub ai_response: Option<String>,
+    ///`created_at`: string, required.
+    pub created_at: String,
+    ///`id`: string, required, format `uuid`.
+    pub id: String,
+    ///`user_input`: string, required.
+    pub user_input: String,
 }
+///JSON object with 3 fields; required: `id`, `name`.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 pub struct SolutionKnowledgeBaseResponse {
-    pub id: ::std::string::String,
-    pub name: ::std::string::String,
+    ///`id`: string, required, format `uuid`.
+    pub id: String,
+    ///`name`: string, required.
+    pub name: String,
+    ///`source_connection_ids`: array of string (format `uuid`), optional.
     #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
-    pub source_connection_ids: ::std::vec::Vec<::std::string::String>,
+    pub source_connection_ids: Vec<String>,
 }
+///JSON object with 2 fields; required: `data`, `pagination`.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 pub struct SolutionListResponse {
-    pub data: ::std::vec::Vec<SolutionSummaryResponse>,
+    ///`data`: array of object `SolutionSummaryResponse`, required.
+    pub data: Vec<SolutionSummaryResponse>,
+    ///`pagination`: object `PaginationResponse`, required.
     pub pagination: PaginationResponse,
 }
+///JSON object with 8 fields; required: `id`, `name`, `description`, `agents`, `knowledge_bases`, `source_connections`, `created_at`, `updated_at`.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 pub struct SolutionResponse {
-    pub agents: ::std::vec::Vec<SolutionAgentResponse>,
-    pub created_at: ::std::string::String,
-    pub description: ::std::string::String,
-    pub id: ::std::string::String,
-    pub knowledge_bases: ::std::vec::Vec<SolutionKnowledgeBaseResponse>,
-    pub name: ::std::string::String,
-    pub source_connections: ::std::vec::Vec<SolutionSourceConnectionResponse>,
-    pub updated_at: ::std::string::String,
+    ///`agents`: array of object `SolutionAgentResponse`, required.
+    pub agents: Vec<SolutionAgentResponse>,
+    ///`created_at`: string, required.
+    pub created_at: String,
+    ///`description`: string, required.
+    pub description: String,
+    ///`id`: string, required, format `uuid`.
+    pub id: String,
+    ///`knowledge_bases`: array of object `SolutionKnowledgeBaseResponse`, required.
+    pub knowledge_bases: Vec<SolutionKnowledgeBaseResponse>,
+    ///`name`: string, required.
+    pub name: String,
+    ///`source_connections`: array of object `SolutionSourceConnectionResponse`, required.
+    pub source_connections: Vec<SolutionSourceConnectionResponse>,
+    ///`updated_at`: string, required.
+    pub updated_at: String,
 }
+///JSON object with 2 fields; required: `id`, `name`.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 pub struct SolutionSourceConnectionResponse {
-    pub id: ::std::string::String,
-    pub name: ::std::string::String,
+    ///`id`: string, required, format `uuid`.
+    pub id: String,
+    ///`name`: string, required.
+    pub name: String,
 }
+///JSON object with 9 fields; required: `id`, `name`, `description`, `agent_count`, `knowledge_base_count`, `source_connection_count`, `memory_bank_count`, `created_at`, `updated_at`.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 pub struct SolutionSummaryResponse {
+    ///`agent_count`: integer, required.
     pub agent_count: i64,
-    pub created_at: ::std::string::String,
-    pub description: ::std::string::String,
-    pub id: ::std::string::String,
+    ///`created_at`: string, required.
+    pub created_at: String,
+    ///`description`: string, required.
+    pub description: String,
+    ///`id`: string, required, format `uuid`.
+    pub id: String,
+    ///`knowledge_base_count`: integer, required.
     pub knowledge_base_count: i64,
+    ///`memory_bank_count`: integer, required.
     pub memory_bank_count: i64,
-    pub name: ::std::string::String,
+    ///`name`: string, required.
+    pub name: String,
+    ///`source_connection_count`: integer, required.
     pub source_connection_count: i64,
-    pub updated_at: ::std::string::String,
+    ///`updated_at`: string, required.
+    pub updated_at: String,
 }
+///JSON object with 5 fields; required: `id`, `name`, `url`, `source_type`.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 pub struct SourceConnectionResponseModel {
-    pub id: ::std::string::String,
-    pub name: ::std::string::String,
+    ///`id`: string, required.
+    pub id: String,
+    ///`name`: string, required.
+    pub name: String,
+    ///`polling`: string, optional, may be null.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     #[serde(default)]
-    pub polling: ::std::option::Option<::std::string::String>,
-    pub source_type: ::std::string::String,
-    pub url: ::std::string::String,
+    pub polling: Option<String>,
+    ///`source_type`: string, required.
+    pub source_type: String,
+    ///`url`: string, required.
+    pub url: String,
 }
+///JSON object with 18 fields; required: `id`, `source_connection_id`, `source_id_old`, `source_id_new`, `target_embedding_model`, `target_dimensions`, `status`, `phase`, `progress_current`, `progress_total`, `progress_message`, `failure_message`, `notification_recipients`, `task_execution_id`, `started_at`, `completed_at`, `created_at`, `updated_at`.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 pub struct SourceEmbeddingMigrationResponse {
+    ///`completed_at`: string, required, may be null.
     #[serde(deserialize_with = "::std::option::Option::deserialize")]
     #[serde(default)]
-    pub completed_at: ::std::option::Option<::std::string::String>,
-    pub created_at: ::std::string::String,
+    pub completed_at: Option<String>,
+    ///`created_at`: string, required.
+    pub created_at: String,
+    ///`failure_message`: string, required, may be null.
     #[serde(deserialize_with = "::std::option::Option::deserialize")]
     #[serde(default)]
-    pub failure_message: ::std::option::Option<::std::string::String>,
-    pub id: ::std::string::String,
+    pub failure_message: Option<String>,
+    ///`id`: string, required.
+    pub id: String,
+    ///`notification_recipients`: array of string, required, may be null.
     #[serde(deserialize_with = "::std::option::Option::deserialize")]
     #[serde(default)]
-    pub notification_recipients: ::std::option::Option<
-        ::std::vec::Vec<::std::string::String>,
-    >,
-    pub phase: ::std::string::String,
+    pub notification_recipients: Option<Vec<String>>,
+    ///`phase`: string, required.
+    pub phase: String,
+    ///`progress_current`: integer, required.
     pub progress_current: i64,
+    ///`progress_message`: string, required, may be null.
     #[serde(deserialize_with = "::std::option::Option::deserialize")]
     #[serde(default)]
-    pub progress_message: ::std::option::Option<::std::string::String>,
+    pub progress_message: Option<String>,
+    ///`progress_total`: integer, required.
     pub progress_total: i64,
-    pub source_connection_id: ::std::string::String,
-    pub source_id_new: ::std::string::String,
-    pub source_id_old: ::std::string::String,
+    ///`source_connection_id`: string, required.
+    pub source_connection_id: String,
+    ///`source_id_new`: string, required.
+    pub source_id_new: String,
+    ///`source_id_old`: string, required.
+    pub source_id_old: String,
+    ///`started_at`: string, required, may be null.
     #[serde(deserialize_with = "::std::option::Option::deserialize")]
     #[serde(default)]
-    pub started_at: ::std::option::Option<::std::string::String>,
-    pub status: ::std::string::String,
+    pub started_at: Option<String>,
+    ///`status`: string, required.
+    pub status: String,
+    ///`target_dimensions`: integer, required.
     pub target_dimensions: i64,
-    pub target_embedding_model: ::std::string::String,
+    ///`target_embedding_model`: string, required.
+    pub target_embedding_model: String,
+    ///`task_execution_id`: string, required, may be null.
     #[serde(deserialize_with = "::std::option::Option::deserialize")]
     #[serde(default)]
-    pub task_execution_id: ::std::option::Option<::std::string::String>,
-    pub updated_at: ::std::string::String,
+    pub task_execution_id: Option<String>,
+    ///`updated_at`: string, required.
+    pub updated_at: String,
 }
+///JSON object with 5 fields; required: `content_version_id`, `source_connection_content_version_id`, `filename`, `status`.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 pub struct SourceFileUploadResponse {
+    ///`content_version_id`: string, required, may be null.
     #[serde(deserialize_with = "::std::option::Option::deserialize")]
     #[serde(default)]
-    pub content_version_id: ::std::option::Option<::std::string::String>,
+    pub content_version_id: Option<String>,
+    ///`embedder_warning`: string, optional, may be null.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     #[serde(default)]
-    pub embedder_warning: ::std::option::Option<::std::string::String>,
-    pub filename: ::std::string::String,
+    pub embedder_warning: Option<String>,
+    ///`filename`: string, required.
+    pub filename: String,
+    ///`source_connection_content_version_id`: string, required, may be null.
     #[serde(deserialize_with = "::std::option::Option::deserialize")]
     #[serde(default)]
-    pub source_connection_content_version_id: ::std::option::Option<
-        ::std::string::String,
-    >,
-    pub status: ::std::string::String,
+    pub source_connection_content_version_id: Option<String>,
+    ///`status`: string, required.
+    pub status: String,
 }
+///JSON object with 2 fields; required: `data`, `pagination`.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 pub struct SourceListResponse {
-    pub data: ::std::vec::Vec<SourceResponse>,
+    ///`data`: array of object `SourceResponse`, required.
+    pub data: Vec<SourceResponse>,
+    ///`pagination`: object `PaginationResponse`, required.
     pub pagination: PaginationResponse,
 }
+///JSON object with 31 fields; required: `id`, `account_id`, `name`, `url`, `source_type`, `polling`, `polling_action`, `polling_max_items`, `content_filter`, `retention`, `pulled_at`, `next_poll_at`, `created_at`, `updated_at`.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 pub struct SourceResponse {
-    pub account_id: ::std::string::String,
+    ///`account_id`: string, required, format `uuid`.
+    pub account_id: String,
+    ///`avg_episodes_per_month`: number, optional, may be null.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     #[serde(default)]
-    pub avg_episodes_per_month: ::std::option::Option<f64>,
+    pub avg_episodes_per_month: Option<f64>,
+    ///`avg_words_per_episode`: integer, optional, may be null.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     #[serde(default)]
-    pub avg_words_per_episode: ::std::option::Option<i64>,
+    pub avg_words_per_episode: Option<i64>,
+    ///`chunk_language`: string, optional, may be null.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     #[serde(default)]
-    pub chunk_language: ::std::option::Option<::std::string::String>,
+    pub chunk_language: Option<String>,
+    ///`chunk_overlap`: integer, optional, may be null.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     #[serde(default)]
-    pub chunk_overlap: ::std::option::Option<i64>,
+    pub chunk_overlap: Option<i64>,
+    ///`chunk_regex_separators`: boolean, optional, may be null.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     #[serde(default)]
-    pub chunk_regex_separators: ::std::option::Option<bool>,
+    pub chunk_regex_separators: Option<bool>,
+    ///`chunk_separators`: string, optional, may be null.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     #[serde(default)]
-    pub chunk_separators: ::std::option::Option<::std::string::String>,
+    pub chunk_separators: Option<String>,
+    ///`chunk_size`: integer, optional, may be null.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     #[serde(default)]
-    pub chunk_size: ::std::option::Option<i64>,
+    pub chunk_size: Option<i64>,
+    ///`content_count`: integer, optional, default `0`.
     #[serde(default)]
     pub content_count: i64,
-    pub content_filter: ::std::string::String,
-    pub created_at: ::std::string::String,
+    ///`content_filter`: string, required.
+    pub content_filter: String,
+    ///`created_at`: string, required.
+    pub created_at: String,
+    ///`dimensions`: integer, optional, may be null.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     #[serde(default)]
-    pub dimensions: ::std::option::Option<i64>,
+    pub dimensions: Option<i64>,
+    ///`embedding_model`: string, optional, may be null.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     #[serde(default)]
-    pub embedding_model: ::std::option::Option<::std::string::String>,
+    pub embedding_model: Option<String>,
+    ///`embedding_model_type`: string, optional, may be null.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     #[serde(default)]
-    pub embedding_model_type: ::std::option::Option<::std::string::String>,
+    pub embedding_model_type: Option<String>,
+    ///`free_retention_days`: integer, optional, may be null.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     #[serde(default)]
-    pub free_retention_days: ::std::option::Option<i64>,
+    pub free_retention_days: Option<i64>,
+    ///`has_historical_data`: boolean, optional, default `false`.
     #[serde(default)]
     pub has_historical_data: bool,
-    pub id: ::std::string::String,
+    ///`id`: string, required.
+    pub id: String,
+    ///`index_mode`: one of `"fast_and_cheap"`, `"balanced"`, `"slow_and_thorough"`, `"custom"`, optional, may be null.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     #[serde(default)]
-    pub index_mode: ::std::option::Option<crate::types::SourceIndexMode>,
+    pub index_mode: Option<crate::types::SourceIndexMode>,
+    ///`media_types`: array of string, optional.
     #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
-    pub media_types: ::std::vec::Vec<::std::string::String>,
-    pub name: ::std::string::String,
+    pub media_types: Vec<String>,
+    ///`name`: string, required.
+    pub name: String,
+    ///`next_poll_at`: string, required, may be null.
     #[serde(deserialize_with = "::std::option::Option::deserialize")]
     #[serde(default)]
-    pub next_poll_at: ::std::option::Option<::std::string::String>,
+    pub next_poll_at: Option<String>,
+    ///`polling`: string, required, may be null.
     #[serde(deserialize_with = "::std::option::Option::deserialize")]
     #[serde(default)]
-    pub polling: ::std::option::Option<::std::string::String>,
+    pub polling: Option<String>,
+    ///`polling_action`: string, required, may be null.
     #[serde(deserialize_with = "::std::option::Option::deserialize")]
     #[serde(default)]
-    pub polling_action: ::std::option::Option<::std::string::String>,
+    pub polling_action: Option<String>,
+    ///`polling_max_items`: integer, required, may be null.
     #[serde(deserialize_with = "::std::option::Option::deserialize")]
     #[serde(default)]
-    pub polling_max_items: ::std::option::Option<i64>,
+    pub polling_max_items: Option<i64>,
+    ///`pulled_at`: string, required, may be null.
     #[serde(deserialize_with = "::std::option::Option::deserialize")]
     #[serde(default)]
-    pub pulled_at: ::std::option::Option<::std::string::String>,
+    pub pulled_at: Option<String>,
+    ///`readonly`: boolean, optional, default `false`.
     #[serde(default)]
     pub readonly: bool,
+    ///`retention`: integer, required, may be null.
     #[serde(deserialize_with = "::std::option::Option::deserialize")]
     #[serde(default)]
-    pub retention: ::std::option::Option<i64>,
-    pub source_type: ::std::string::String,
+    pub retention: Option<i64>,
+    ///`source_type`: string, required.
+    pub source_type: String,
+    ///`system_managed`: boolean, optional, default `false`.
     #[serde(default)]
     pub system_managed: bool,
-    pub updated_at: ::std::string::String,
+    ///`updated_at`: string, required.
+    pub updated_at: String,
+    ///`url`: string, required, may be null.
     #[serde(deserialize_with = "::std::option::Option::deserialize")]
     #[serde(default)]
-    pub url: ::std::option::Option<::std::string::String>,
+    pub url: Option<String>,
 }
+///JSON object with 5 fields; required: `compaction_prompt`.
+///
+///Request body of `test_compaction_prompt_standalone` (`POST /memory_banks/test-compaction`).
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 pub struct StandaloneTestCompactionRequest {
+    ///`bank_type`: string, optional, default `"conversation"`.
     #[serde(default = "defaults::standalone_test_compaction_request_bank_type")]
-    pub bank_type: ::std::string::String,
-    pub compaction_prompt: ::std::string::String,
+    pub bank_type: String,
+    ///`compaction_prompt`: string, required, at least 1 characters.
+    pub compaction_prompt: String,
+    ///`entry_count`: integer, optional, default `5`, 2 to 20.
     #[serde(default = "defaults::default_u64::<i64, 5>")]
     pub entry_count: i64,
+    ///`generate_direction`: string, optional, may be null, at most 2000 characters.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     #[serde(default)]
-    pub generate_direction: ::std::option::Option<::std::string::String>,
+    pub generate_direction: Option<String>,
+    ///`sample_entries`: array of string, optional, may be null, 1 to 20 items.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     #[serde(default)]
-    pub sample_entries: ::std::option::Option<::std::vec::Vec<::std::string::String>>,
+    pub sample_entries: Option<Vec<String>>,
 }
+///JSON object with 8 fields; required: `target_embedding_model`, `target_dimensions`.
+///
+///Request body of `start_source_embedding_migration` (`POST /sources/{source_connection_id}/embedding-migration`).
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 pub struct StartSourceEmbeddingMigrationRequest {
+    ///`chunk_language`: string, optional, may be null.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     #[serde(default)]
-    pub chunk_language: ::std::option::Option<::std::string::String>,
+    pub chunk_language: Option<String>,
+    ///`chunk_overlap`: integer, optional, may be null, at least 0.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     #[serde(default)]
-    pub chunk_overlap: ::std::option::Option<i64>,
+    pub chunk_overlap: Option<i64>,
+    ///`chunk_regex_separators`: boolean, optional, may be null.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     #[serde(default)]
-    pub chunk_regex_separators: ::std::option::Option<bool>,
+    pub chunk_regex_separators: Option<bool>,
+    ///`chunk_separators`: string, optional, may be null.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     #[serde(default)]
-    pub chunk_separators: ::std::option::Option<::std::string::String>,
+    pub chunk_separators: Option<String>,
+    ///`chunk_size`: integer, optional, may be null, at least 1.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     #[serde(default)]
-    pub chunk_size: ::std::option::Option<i64>,
+    pub chunk_size: Option<i64>,
+    ///`notification_recipients`: array of string, optional, may be null.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     #[serde(default)]
-    pub notification_recipients: ::std::option::Option<
-        ::std::vec::Vec<::std::string::String>,
-    >,
+    pub notification_recipients: Option<Vec<String>>,
+    ///`target_dimensions`: integer, required, at least 1.
     pub target_dimensions: i64,
-    pub target_embedding_model: ::std::string::String,
+    ///`target_embedding_model`: string, required.
+    pub target_embedding_model: String,
 }
+///JSON object with 4 fields, none required.
+///
+///Request body of `test_memory_bank_compaction` (`POST /memory_banks/{memory_bank_id}/test-compaction`).
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 pub struct TestCompactionRequest {
+    ///`compaction_prompt`: string, optional, may be null.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     #[serde(default)]
-    pub compaction_prompt: ::std::option::Option<::std::string::String>,
+    pub compaction_prompt: Option<String>,
+    ///`entry_count`: integer, optional, default `5`, 2 to 20.
     #[serde(default = "defaults::default_u64::<i64, 5>")]
     pub entry_count: i64,
+    ///`generate_direction`: string, optional, may be null, at most 2000 characters.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     #[serde(default)]
-    pub generate_direction: ::std::option::Option<::std::string::String>,
+    pub generate_direction: Option<String>,
+    ///`sample_entries`: array of string, optional, may be null, 1 to 20 items.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     #[serde(default)]
-    pub sample_entries: ::std::option::Option<::std::vec::Vec<::std::string::String>>,
+    pub sample_entries: Option<Vec<String>>,
 }
-impl ::std::default::Default for TestCompactionRequest {
+impl Default for TestCompactionRequest {
     fn default() -> Self {
         Self {
             compaction_prompt: Default::default(),
@@ -2641,32 +3776,40 @@ impl ::std::default::Default for TestCompactionRequest {
         }
     }
 }
+///JSON object with 7 fields, none required.
+///
+///Request body of `test_draft_evaluation` (`POST /agents/{agent_id}/evaluation-criteria/test-draft`).
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 pub struct TestDraftEvaluationRequest {
+    ///`agent_input`: string, optional, may be null.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     #[serde(default)]
-    pub agent_input: ::std::option::Option<::std::string::String>,
+    pub agent_input: Option<String>,
+    ///`agent_step_run_id`: string, optional, may be null, format `uuid`.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     #[serde(default)]
-    pub agent_step_run_id: ::std::option::Option<::std::string::String>,
+    pub agent_step_run_id: Option<String>,
+    ///`evaluation_prompt`: string, optional, may be null.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     #[serde(default)]
-    pub evaluation_prompt: ::std::option::Option<::std::string::String>,
+    pub evaluation_prompt: Option<String>,
+    ///`evaluation_tier`: one of `"fast"`, `"balanced"`, `"thorough"`, optional, may be null.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     #[serde(default)]
-    pub evaluation_tier: ::std::option::Option<crate::types::AgentEvaluationTier>,
+    pub evaluation_tier: Option<crate::types::AgentEvaluationTier>,
+    ///`expectation_config`: object, optional, may be null.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     #[serde(default)]
-    pub expectation_config: ::std::option::Option<
-        ::serde_json::Map<::std::string::String, ::serde_json::Value>,
-    >,
+    pub expectation_config: Option<::serde_json::Map<String, ::serde_json::Value>>,
+    ///`pass_threshold`: number, optional, default `0.5`, at least 0, at most 1.
     #[serde(default = "defaults::test_draft_evaluation_request_pass_threshold")]
     pub pass_threshold: f64,
+    ///`step_output`: string, optional, may be null, at least 1 characters.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     #[serde(default)]
-    pub step_output: ::std::option::Option<::std::string::String>,
+    pub step_output: Option<String>,
 }
-impl ::std::default::Default for TestDraftEvaluationRequest {
+impl Default for TestDraftEvaluationRequest {
     fn default() -> Self {
         Self {
             agent_input: Default::default(),
@@ -2679,374 +3822,423 @@ impl ::std::default::Default for TestDraftEvaluationRequest {
         }
     }
 }
+///JSON object with 3 fields; required: `score`, `passed`, `explanation`.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 pub struct TestDraftEvaluationResponse {
+    ///`explanation`: string, required, may be null.
     #[serde(deserialize_with = "::std::option::Option::deserialize")]
     #[serde(default)]
-    pub explanation: ::std::option::Option<::std::string::String>,
+    pub explanation: Option<String>,
+    ///`passed`: boolean, required.
     pub passed: bool,
+    ///`score`: number, required.
     pub score: f64,
 }
+///JSON object with 1 fields; required: `ids`.
+///
+///Request body of `unlink_agents_from_solution` (`DELETE /solutions/{solution_id}/agents`), `unlink_knowledge_bases_from_solution` (`DELETE /solutions/{solution_id}/knowledge-bases`), `unlink_source_connections_from_solution` (`DELETE /solutions/{solution_id}/source-connections`).
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 pub struct UnlinkResourcesRequest {
-    pub ids: ::std::vec::Vec<::std::string::String>,
+    ///`ids`: array of string (format `uuid`), required, at least 1 items.
+    pub ids: Vec<String>,
 }
+///JSON object with 1 fields; required: `count`.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 pub struct UnreadCountResponse {
+    ///`count`: integer, required.
     pub count: i64,
 }
+///JSON object with 2 fields; required: `expected_change_id`, `definition`.
+///
+///Request body of `update_agent_definition` (`PUT /agents/{agent_id}/definition`).
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 pub struct UpdateAgentDefinitionRequest {
-    pub definition: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
-    pub expected_change_id: ::std::string::String,
+    ///`definition`: object, required.
+    pub definition: ::serde_json::Map<String, ::serde_json::Value>,
+    ///`expected_change_id`: string, required.
+    pub expected_change_id: String,
 }
+///JSON object with 15 fields, none required.
+///
+///Request body of `update_agent` (`PUT /agents/{agent_id}`).
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 pub struct UpdateAgentRequest {
+    ///`agent_definition`: object, optional, may be null.
     #[serde(
         default,
         skip_serializing_if = "::std::option::Option::is_none",
         deserialize_with = "super::support::tri_state"
     )]
-    pub agent_definition: ::std::option::Option<
-        ::std::option::Option<
-            ::serde_json::Map<::std::string::String, ::serde_json::Value>,
-        >,
+    pub agent_definition: Option<Option<::serde_json::Map<String, ::serde_json::Value>>>,
+    ///`default_evaluation_tier`: string, optional, may be null.
+    #[serde(
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+        deserialize_with = "super::support::tri_state"
+    )]
+    pub default_evaluation_tier: Option<Option<String>>,
+    ///`description`: string, optional, may be null.
+    #[serde(
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+        deserialize_with = "super::support::tri_state"
+    )]
+    pub description: Option<Option<String>>,
+    ///`entity_remap`: map of string to string, optional, may be null.
+    #[serde(
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+        deserialize_with = "super::support::tri_state"
+    )]
+    pub entity_remap: Option<Option<BTreeMap<String, String>>>,
+    ///`evaluation_mode`: string, optional, may be null.
+    #[serde(
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+        deserialize_with = "super::support::tri_state"
+    )]
+    pub evaluation_mode: Option<Option<String>>,
+    ///`max_retries`: integer, optional, may be null.
+    #[serde(
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+        deserialize_with = "super::support::tri_state"
+    )]
+    pub max_retries: Option<Option<i64>>,
+    ///`name`: string, optional, may be null.
+    #[serde(
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+        deserialize_with = "super::support::tri_state"
+    )]
+    pub name: Option<Option<String>>,
+    ///`prompt_model_auto_rollback_enabled`: boolean, optional, may be null.
+    #[serde(
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+        deserialize_with = "super::support::tri_state"
+    )]
+    pub prompt_model_auto_rollback_enabled: Option<Option<bool>>,
+    ///`prompt_model_auto_rollback_triggers`: array of string, optional, may be null.
+    #[serde(
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+        deserialize_with = "super::support::tri_state"
+    )]
+    pub prompt_model_auto_rollback_triggers: Option<Option<Vec<String>>>,
+    ///`prompt_model_auto_upgrade_strategy`: one of `"none"`, `"early_adopter"`, `"middle_of_road"`, `"cautious_adopter"`, optional, may be null.
+    #[serde(
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+        deserialize_with = "super::support::tri_state"
+    )]
+    pub prompt_model_auto_upgrade_strategy: Option<
+        Option<crate::types::PromptModelAutoUpgradeStrategy>,
     >,
+    ///`retry_on_failure`: boolean, optional, may be null.
     #[serde(
         default,
         skip_serializing_if = "::std::option::Option::is_none",
         deserialize_with = "super::support::tri_state"
     )]
-    pub default_evaluation_tier: ::std::option::Option<
-        ::std::option::Option<::std::string::String>,
-    >,
+    pub retry_on_failure: Option<Option<bool>>,
+    ///`sampling_config`: object, optional, may be null.
     #[serde(
         default,
         skip_serializing_if = "::std::option::Option::is_none",
         deserialize_with = "super::support::tri_state"
     )]
-    pub description: ::std::option::Option<::std::option::Option<::std::string::String>>,
-    #[serde(
-        default,
-        skip_serializing_if = "::std::option::Option::is_none",
-        deserialize_with = "super::support::tri_state"
-    )]
-    pub entity_remap: ::std::option::Option<
-        ::std::option::Option<
-            ::std::collections::BTreeMap<::std::string::String, ::std::string::String>,
-        >,
-    >,
-    #[serde(
-        default,
-        skip_serializing_if = "::std::option::Option::is_none",
-        deserialize_with = "super::support::tri_state"
-    )]
-    pub evaluation_mode: ::std::option::Option<
-        ::std::option::Option<::std::string::String>,
-    >,
-    #[serde(
-        default,
-        skip_serializing_if = "::std::option::Option::is_none",
-        deserialize_with = "super::support::tri_state"
-    )]
-    pub max_retries: ::std::option::Option<::std::option::Option<i64>>,
-    #[serde(
-        default,
-        skip_serializing_if = "::std::option::Option::is_none",
-        deserialize_with = "super::support::tri_state"
-    )]
-    pub name: ::std::option::Option<::std::option::Option<::std::string::String>>,
-    #[serde(
-        default,
-        skip_serializing_if = "::std::option::Option::is_none",
-        deserialize_with = "super::support::tri_state"
-    )]
-    pub prompt_model_auto_rollback_enabled: ::std::option::Option<
-        ::std::option::Option<bool>,
-    >,
-    #[serde(
-        default,
-        skip_serializing_if = "::std::option::Option::is_none",
-        deserialize_with = "super::support::tri_state"
-    )]
-    pub prompt_model_auto_rollback_triggers: ::std::option::Option<
-        ::std::option::Option<::std::vec::Vec<::std::string::String>>,
-    >,
-    #[serde(
-        default,
-        skip_serializing_if = "::std::option::Option::is_none",
-        deserialize_with = "super::support::tri_state"
-    )]
-    pub prompt_model_auto_upgrade_strategy: ::std::option::Option<
-        ::std::option::Option<crate::types::PromptModelAutoUpgradeStrategy>,
-    >,
-    #[serde(
-        default,
-        skip_serializing_if = "::std::option::Option::is_none",
-        deserialize_with = "super::support::tri_state"
-    )]
-    pub retry_on_failure: ::std::option::Option<::std::option::Option<bool>>,
-    #[serde(
-        default,
-        skip_serializing_if = "::std::option::Option::is_none",
-        deserialize_with = "super::support::tri_state"
-    )]
-    pub sampling_config: ::std::option::Option<
-        ::std::option::Option<
-            ::serde_json::Map<::std::string::String, ::serde_json::Value>,
-        >,
-    >,
+    pub sampling_config: Option<Option<::serde_json::Map<String, ::serde_json::Value>>>,
+    ///`set_default_evaluation_tier`: boolean, optional, default `false`.
     #[serde(default)]
     pub set_default_evaluation_tier: bool,
+    ///`set_prompt_model_auto_rollback_triggers`: boolean, optional, default `false`.
     #[serde(default)]
     pub set_prompt_model_auto_rollback_triggers: bool,
+    ///`set_sampling_config`: boolean, optional, default `false`.
     #[serde(default)]
     pub set_sampling_config: bool,
 }
+///JSON object with 5 fields, none required.
+///
+///Request body of `update_alert_config` (`PATCH /alerts/configs/{config_id}`).
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 pub struct UpdateAlertConfigRequest {
+    ///`cooldown_minutes`: integer, optional, may be null.
     #[serde(
         default,
         skip_serializing_if = "::std::option::Option::is_none",
         deserialize_with = "super::support::tri_state"
     )]
-    pub cooldown_minutes: ::std::option::Option<::std::option::Option<i64>>,
+    pub cooldown_minutes: Option<Option<i64>>,
+    ///`distribution_type`: string, optional, may be null.
     #[serde(
         default,
         skip_serializing_if = "::std::option::Option::is_none",
         deserialize_with = "super::support::tri_state"
     )]
-    pub distribution_type: ::std::option::Option<
-        ::std::option::Option<::std::string::String>,
-    >,
+    pub distribution_type: Option<Option<String>>,
+    ///`enabled`: boolean, optional, may be null.
     #[serde(
         default,
         skip_serializing_if = "::std::option::Option::is_none",
         deserialize_with = "super::support::tri_state"
     )]
-    pub enabled: ::std::option::Option<::std::option::Option<bool>>,
+    pub enabled: Option<Option<bool>>,
+    ///`recipient_user_ids`: array of string, optional, may be null.
     #[serde(
         default,
         skip_serializing_if = "::std::option::Option::is_none",
         deserialize_with = "super::support::tri_state"
     )]
-    pub recipient_user_ids: ::std::option::Option<
-        ::std::option::Option<::std::vec::Vec<::std::string::String>>,
-    >,
+    pub recipient_user_ids: Option<Option<Vec<String>>>,
+    ///`threshold`: object, optional, may be null.
     #[serde(
         default,
         skip_serializing_if = "::std::option::Option::is_none",
         deserialize_with = "super::support::tri_state"
     )]
-    pub threshold: ::std::option::Option<
-        ::std::option::Option<
-            ::serde_json::Map<::std::string::String, ::serde_json::Value>,
-        >,
-    >,
+    pub threshold: Option<Option<::serde_json::Map<String, ::serde_json::Value>>>,
 }
+///JSON object with 1 fields, none required.
+///
+///Request body of `update_api_version` (`PUT /version`).
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 pub struct UpdateApiVersionRequest {
+    ///`version`: string, optional, may be null.
     #[serde(
         default,
         skip_serializing_if = "::std::option::Option::is_none",
         deserialize_with = "super::support::tri_state"
     )]
-    pub version: ::std::option::Option<::std::option::Option<::std::string::String>>,
+    pub version: Option<Option<String>>,
 }
+///JSON object with 7 fields, none required.
+///
+///Request body of `update_evaluation_criteria` (`PATCH /agents/evaluation-criteria/{criteria_id}`).
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 pub struct UpdateEvaluationCriteriaRequest {
+    ///`description`: string, optional, may be null.
     #[serde(
         default,
         skip_serializing_if = "::std::option::Option::is_none",
         deserialize_with = "super::support::tri_state"
     )]
-    pub description: ::std::option::Option<::std::option::Option<::std::string::String>>,
+    pub description: Option<Option<String>>,
+    ///`enabled`: boolean, optional, may be null.
     #[serde(
         default,
         skip_serializing_if = "::std::option::Option::is_none",
         deserialize_with = "super::support::tri_state"
     )]
-    pub enabled: ::std::option::Option<::std::option::Option<bool>>,
+    pub enabled: Option<Option<bool>>,
+    ///`evaluation_prompt`: string, optional, may be null.
     #[serde(
         default,
         skip_serializing_if = "::std::option::Option::is_none",
         deserialize_with = "super::support::tri_state"
     )]
-    pub evaluation_prompt: ::std::option::Option<
-        ::std::option::Option<::std::string::String>,
+    pub evaluation_prompt: Option<Option<String>>,
+    ///`evaluation_tier`: one of `"fast"`, `"balanced"`, `"thorough"`, optional, may be null.
+    #[serde(
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+        deserialize_with = "super::support::tri_state"
+    )]
+    pub evaluation_tier: Option<Option<crate::types::AgentEvaluationTier>>,
+    ///`expectation_config`: object, optional, may be null.
+    #[serde(
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+        deserialize_with = "super::support::tri_state"
+    )]
+    pub expectation_config: Option<
+        Option<::serde_json::Map<String, ::serde_json::Value>>,
     >,
+    ///`pass_threshold`: number, optional, may be null, at least 0, at most 1.
     #[serde(
         default,
         skip_serializing_if = "::std::option::Option::is_none",
         deserialize_with = "super::support::tri_state"
     )]
-    pub evaluation_tier: ::std::option::Option<
-        ::std::option::Option<crate::types::AgentEvaluationTier>,
-    >,
+    pub pass_threshold: Option<Option<f64>>,
+    ///`step_id`: string, optional, may be null.
     #[serde(
         default,
         skip_serializing_if = "::std::option::Option::is_none",
         deserialize_with = "super::support::tri_state"
     )]
-    pub expectation_config: ::std::option::Option<
-        ::std::option::Option<
-            ::serde_json::Map<::std::string::String, ::serde_json::Value>,
-        >,
-    >,
-    #[serde(
-        default,
-        skip_serializing_if = "::std::option::Option::is_none",
-        deserialize_with = "super::support::tri_state"
-    )]
-    pub pass_threshold: ::std::option::Option<::std::option::Option<f64>>,
-    #[serde(
-        default,
-        skip_serializing_if = "::std::option::Option::is_none",
-        deserialize_with = "super::support::tri_state"
-    )]
-    pub step_id: ::std::option::Option<::std::option::Option<::std::string::String>>,
+    pub step_id: Option<Option<String>>,
 }
+///JSON object with 7 fields, none required.
+///
+///Request body of `update_knowledge_base` (`PUT /knowledge_bases/{knowledge_base_id}`).
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 pub struct UpdateKnowledgeBaseBody {
+    ///`default_score_threshold`: number, optional, may be null, at least -1, at most 1.
     #[serde(
         default,
         skip_serializing_if = "::std::option::Option::is_none",
         deserialize_with = "super::support::tri_state"
     )]
-    pub default_score_threshold: ::std::option::Option<::std::option::Option<f64>>,
+    pub default_score_threshold: Option<Option<f64>>,
+    ///`default_top_k`: integer, optional, may be null, 0 to 200.
     #[serde(
         default,
         skip_serializing_if = "::std::option::Option::is_none",
         deserialize_with = "super::support::tri_state"
     )]
-    pub default_top_k: ::std::option::Option<::std::option::Option<i64>>,
+    pub default_top_k: Option<Option<i64>>,
+    ///`default_top_n`: integer, optional, may be null, 0 to 200.
     #[serde(
         default,
         skip_serializing_if = "::std::option::Option::is_none",
         deserialize_with = "super::support::tri_state"
     )]
-    pub default_top_n: ::std::option::Option<::std::option::Option<i64>>,
+    pub default_top_n: Option<Option<i64>>,
+    ///`description`: string, optional, may be null, at most 1000 characters.
     #[serde(
         default,
         skip_serializing_if = "::std::option::Option::is_none",
         deserialize_with = "super::support::tri_state"
     )]
-    pub description: ::std::option::Option<::std::option::Option<::std::string::String>>,
+    pub description: Option<Option<String>>,
+    ///`name`: string, optional, may be null, 1 to 255 characters.
     #[serde(
         default,
         skip_serializing_if = "::std::option::Option::is_none",
         deserialize_with = "super::support::tri_state"
     )]
-    pub name: ::std::option::Option<::std::option::Option<::std::string::String>>,
+    pub name: Option<Option<String>>,
+    ///`reranker_model`: string, optional, may be null.
     #[serde(
         default,
         skip_serializing_if = "::std::option::Option::is_none",
         deserialize_with = "super::support::tri_state"
     )]
-    pub reranker_model: ::std::option::Option<
-        ::std::option::Option<::std::string::String>,
-    >,
+    pub reranker_model: Option<Option<String>>,
+    ///`source_ids`: array of string, optional, may be null.
     #[serde(
         default,
         skip_serializing_if = "::std::option::Option::is_none",
         deserialize_with = "super::support::tri_state"
     )]
-    pub source_ids: ::std::option::Option<
-        ::std::option::Option<::std::vec::Vec<::std::string::String>>,
-    >,
+    pub source_ids: Option<Option<Vec<String>>>,
 }
+///JSON object with 7 fields, none required.
+///
+///Request body of `update_memory_bank` (`PUT /memory_banks/{memory_bank_id}`).
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 pub struct UpdateMemoryBankBody {
+    ///`compaction_prompt`: string, optional, may be null.
     #[serde(
         default,
         skip_serializing_if = "::std::option::Option::is_none",
         deserialize_with = "super::support::tri_state"
     )]
-    pub compaction_prompt: ::std::option::Option<
-        ::std::option::Option<::std::string::String>,
-    >,
+    pub compaction_prompt: Option<Option<String>>,
+    ///`description`: string, optional, may be null, at most 1000 characters.
     #[serde(
         default,
         skip_serializing_if = "::std::option::Option::is_none",
         deserialize_with = "super::support::tri_state"
     )]
-    pub description: ::std::option::Option<::std::option::Option<::std::string::String>>,
+    pub description: Option<Option<String>>,
+    ///`max_age_days`: integer, optional, may be null, at least 0.
     #[serde(
         default,
         skip_serializing_if = "::std::option::Option::is_none",
         deserialize_with = "super::support::tri_state"
     )]
-    pub max_age_days: ::std::option::Option<::std::option::Option<i64>>,
+    pub max_age_days: Option<Option<i64>>,
+    ///`max_size_tokens`: integer, optional, may be null, at least 0.
     #[serde(
         default,
         skip_serializing_if = "::std::option::Option::is_none",
         deserialize_with = "super::support::tri_state"
     )]
-    pub max_size_tokens: ::std::option::Option<::std::option::Option<i64>>,
+    pub max_size_tokens: Option<Option<i64>>,
+    ///`max_turns`: integer, optional, may be null, at least 0.
     #[serde(
         default,
         skip_serializing_if = "::std::option::Option::is_none",
         deserialize_with = "super::support::tri_state"
     )]
-    pub max_turns: ::std::option::Option<::std::option::Option<i64>>,
+    pub max_turns: Option<Option<i64>>,
+    ///`name`: string, optional, may be null, 1 to 255 characters.
     #[serde(
         default,
         skip_serializing_if = "::std::option::Option::is_none",
         deserialize_with = "super::support::tri_state"
     )]
-    pub name: ::std::option::Option<::std::option::Option<::std::string::String>>,
+    pub name: Option<Option<String>>,
+    ///`retention_days`: integer, optional, may be null, at least 0.
     #[serde(
         default,
         skip_serializing_if = "::std::option::Option::is_none",
         deserialize_with = "super::support::tri_state"
     )]
-    pub retention_days: ::std::option::Option<::std::option::Option<i64>>,
+    pub retention_days: Option<Option<i64>>,
 }
+///JSON object with 1 fields; required: `subscribed`.
+///
+///Request body of `update_organization_alert_preference` (`PATCH /alerts/organization-preferences/{organization_id}/{alert_type}`).
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 pub struct UpdateOrganizationAlertPreferenceRequest {
+    ///`subscribed`: boolean, required.
     pub subscribed: bool,
 }
+///JSON object with 2 fields, none required.
+///
+///Request body of `update_solution` (`PATCH /solutions/{solution_id}`).
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 pub struct UpdateSolutionRequest {
+    ///`description`: string, optional, may be null.
     #[serde(
         default,
         skip_serializing_if = "::std::option::Option::is_none",
         deserialize_with = "super::support::tri_state"
     )]
-    pub description: ::std::option::Option<::std::option::Option<::std::string::String>>,
+    pub description: Option<Option<String>>,
+    ///`name`: string, optional, may be null.
     #[serde(
         default,
         skip_serializing_if = "::std::option::Option::is_none",
         deserialize_with = "super::support::tri_state"
     )]
-    pub name: ::std::option::Option<::std::option::Option<::std::string::String>>,
+    pub name: Option<Option<String>>,
 }
+///JSON object with 4 fields, none required.
+///
+///Request body of `update_source` (`PUT /sources/{source_connection_id}`).
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 pub struct UpdateSourceBody {
+    ///`media_types`: array of string, optional, may be null.
     #[serde(
         default,
         skip_serializing_if = "::std::option::Option::is_none",
         deserialize_with = "super::support::tri_state"
     )]
-    pub media_types: ::std::option::Option<
-        ::std::option::Option<::std::vec::Vec<::std::string::String>>,
-    >,
+    pub media_types: Option<Option<Vec<String>>>,
+    ///`name`: string, optional, may be null, 1 to 255 characters.
     #[serde(
         default,
         skip_serializing_if = "::std::option::Option::is_none",
         deserialize_with = "super::support::tri_state"
     )]
-    pub name: ::std::option::Option<::std::option::Option<::std::string::String>>,
+    pub name: Option<Option<String>>,
+    ///`polling`: string, optional, may be null.
     #[serde(
         default,
         skip_serializing_if = "::std::option::Option::is_none",
         deserialize_with = "super::support::tri_state"
     )]
-    pub polling: ::std::option::Option<::std::option::Option<::std::string::String>>,
+    pub polling: Option<Option<String>>,
+    ///`retention_days`: integer, optional, may be null, default `-1`.
     #[serde(default = "defaults::update_source_body_retention_days")]
-    pub retention_days: ::std::option::Option<i64>,
+    pub retention_days: Option<i64>,
 }
-impl ::std::default::Default for UpdateSourceBody {
+impl Default for UpdateSourceBody {
     fn default() -> Self {
         Self {
             media_types: Default::default(),
@@ -3056,48 +4248,70 @@ impl ::std::default::Default for UpdateSourceBody {
         }
     }
 }
+///JSON object with 6 fields; required: `id`, `status`, `filename`, `content_type`, `file_size`.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 pub struct UploadAgentInputApiResponse {
-    pub content_type: ::std::string::String,
+    ///`content_type`: string, required.
+    pub content_type: String,
+    ///`error`: string, optional, may be null.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     #[serde(default)]
-    pub error: ::std::option::Option<::std::string::String>,
+    pub error: Option<String>,
+    ///`file_size`: integer, required.
     pub file_size: i64,
-    pub filename: ::std::string::String,
-    pub id: ::std::string::String,
-    pub status: ::std::string::String,
+    ///`filename`: string, required.
+    pub filename: String,
+    ///`id`: string, required.
+    pub id: String,
+    ///`status`: string, required.
+    pub status: String,
 }
+///JSON object with 3 fields; required: `file`.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 pub struct UploadFileToContentBody {
-    pub file: ::std::string::String,
+    ///`file`: string, required, format `binary`.
+    pub file: String,
+    ///`metadata`: string, optional, may be null.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     #[serde(default)]
-    pub metadata: ::std::option::Option<::std::string::String>,
+    pub metadata: Option<String>,
+    ///`title`: string, optional.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     #[serde(default)]
-    pub title: ::std::option::Option<::std::string::String>,
+    pub title: Option<String>,
 }
+///JSON object with 3 fields; required: `file`.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 pub struct UploadFileToSourceBody {
-    pub file: ::std::string::String,
+    ///`file`: string, required, format `binary`.
+    pub file: String,
+    ///`metadata`: string, optional, may be null.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     #[serde(default)]
-    pub metadata: ::std::option::Option<::std::string::String>,
+    pub metadata: Option<String>,
+    ///`title`: string, optional.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     #[serde(default)]
-    pub title: ::std::option::Option<::std::string::String>,
+    pub title: Option<String>,
 }
+///JSON object with 3 fields; required: `loc`, `msg`, `type`.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 pub struct ValidationError {
-    pub loc: ::std::vec::Vec<ValidationErrorLocItem>,
-    pub msg: ::std::string::String,
+    ///`loc`: array of either string or integer, required.
+    pub loc: Vec<ValidationErrorLocItem>,
+    ///`msg`: string, required.
+    pub msg: String,
+    ///`type`: string, required.
     #[serde(rename = "type")]
-    pub type_: ::std::string::String,
+    pub type_: String,
 }
+///JSON value of one of several shapes; it decodes as the first variant that fits.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 #[serde(untagged)]
 pub enum ValidationErrorLocItem {
-    String(::std::string::String),
+    ///The `String` shape.
+    String(String),
+    ///The `Integer` shape.
     Integer(i64),
 }
 impl ::std::fmt::Display for ValidationErrorLocItem {
@@ -3113,50 +4327,71 @@ impl ::std::convert::From<i64> for ValidationErrorLocItem {
         Self::Integer(value)
     }
 }
+///JSON object with 5 fields; required: `category`, `title`, `description`, `configurable`, `options`.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 pub struct VariantCategoryResponse {
-    pub category: ::std::string::String,
+    ///`category`: string, required.
+    pub category: String,
+    ///`configurable`: boolean, required.
     pub configurable: bool,
-    pub description: ::std::string::String,
-    pub options: ::std::vec::Vec<VariantOptionResponse>,
-    pub title: ::std::string::String,
+    ///`description`: string, required.
+    pub description: String,
+    ///`options`: array of object `VariantOptionResponse`, required.
+    pub options: Vec<VariantOptionResponse>,
+    ///`title`: string, required.
+    pub title: String,
 }
+///JSON object with 13 fields; required: `value`, `title`, `default`.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 pub struct VariantOptionResponse {
+    ///`default`: boolean, required.
     pub default: bool,
+    ///`description`: string, optional, may be null.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     #[serde(default)]
-    pub description: ::std::option::Option<::std::string::String>,
+    pub description: Option<String>,
+    ///`input_1h_cache_write_credits_per_1000_tokens`: number, optional, may be null.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     #[serde(default)]
-    pub input_1h_cache_write_credits_per_1000_tokens: ::std::option::Option<f64>,
+    pub input_1h_cache_write_credits_per_1000_tokens: Option<f64>,
+    ///`input_5m_cache_write_credits_per_1000_tokens`: number, optional, may be null.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     #[serde(default)]
-    pub input_5m_cache_write_credits_per_1000_tokens: ::std::option::Option<f64>,
+    pub input_5m_cache_write_credits_per_1000_tokens: Option<f64>,
+    ///`input_cache_hit_credits_per_1000_tokens`: number, optional, may be null.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     #[serde(default)]
-    pub input_cache_hit_credits_per_1000_tokens: ::std::option::Option<f64>,
+    pub input_cache_hit_credits_per_1000_tokens: Option<f64>,
+    ///`input_credits_per_1000_tokens`: number, optional, may be null.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     #[serde(default)]
-    pub input_credits_per_1000_tokens: ::std::option::Option<f64>,
+    pub input_credits_per_1000_tokens: Option<f64>,
+    ///`long_context_input_cache_hit_credits_per_1000_tokens`: number, optional, may be null.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     #[serde(default)]
-    pub long_context_input_cache_hit_credits_per_1000_tokens: ::std::option::Option<f64>,
+    pub long_context_input_cache_hit_credits_per_1000_tokens: Option<f64>,
+    ///`long_context_input_credits_per_1000_tokens`: number, optional, may be null.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     #[serde(default)]
-    pub long_context_input_credits_per_1000_tokens: ::std::option::Option<f64>,
+    pub long_context_input_credits_per_1000_tokens: Option<f64>,
+    ///`long_context_output_credits_per_1000_tokens`: number, optional, may be null.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     #[serde(default)]
-    pub long_context_output_credits_per_1000_tokens: ::std::option::Option<f64>,
+    pub long_context_output_credits_per_1000_tokens: Option<f64>,
+    ///`long_context_threshold`: integer, optional, may be null.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     #[serde(default)]
-    pub long_context_threshold: ::std::option::Option<i64>,
+    pub long_context_threshold: Option<i64>,
+    ///`output_credits_per_1000_tokens`: number, optional, may be null.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     #[serde(default)]
-    pub output_credits_per_1000_tokens: ::std::option::Option<f64>,
-    pub title: ::std::string::String,
-    pub value: ::std::string::String,
+    pub output_credits_per_1000_tokens: Option<f64>,
+    ///`title`: string, required.
+    pub title: String,
+    ///`value`: string, required.
+    pub value: String,
 }
+///The spec's default values, for serde and the constructors.
 pub mod defaults {
     pub(super) fn default_bool<const V: bool>() -> bool {
         V
@@ -3175,55 +4410,49 @@ pub mod defaults {
     {
         T::try_from(V).unwrap()
     }
-    pub(super) fn agent_import_preview_response_supported_export_version() -> ::std::string::String {
+    pub(super) fn agent_import_preview_response_supported_export_version() -> String {
         "2".to_string()
     }
     pub(super) fn agent_run_tool_call_response_credits_used() -> f64 {
         0.0_f64
     }
-    pub(super) fn agent_summary_response_evaluation_mode() -> ::std::string::String {
+    pub(super) fn agent_summary_response_evaluation_mode() -> String {
         "eval_and_retry".to_string()
     }
-    pub(super) fn agent_summary_response_prompt_model_auto_upgrade_strategy() -> ::std::string::String {
+    pub(super) fn agent_summary_response_prompt_model_auto_upgrade_strategy() -> String {
         "none".to_string()
     }
-    pub(super) fn block_email_sender_request_match_type() -> ::std::string::String {
+    pub(super) fn block_email_sender_request_match_type() -> String {
         "address".to_string()
     }
-    pub(super) fn create_agent_request_trigger_type() -> ::std::string::String {
+    pub(super) fn create_agent_request_trigger_type() -> String {
         "dynamic_input".to_string()
     }
-    pub(super) fn create_alert_config_request_distribution_type() -> ::std::string::String {
+    pub(super) fn create_alert_config_request_distribution_type() -> String {
         "owner".to_string()
     }
     pub(super) fn create_evaluation_criteria_request_pass_threshold() -> f64 {
         0.5_f64
     }
-    pub(super) fn create_memory_bank_body_mode() -> ::std::string::String {
+    pub(super) fn create_memory_bank_body_mode() -> String {
         "fast_and_cheap".to_string()
     }
-    pub(super) fn create_memory_bank_body_retention_days() -> ::std::option::Option<
-        i64,
-    > {
+    pub(super) fn create_memory_bank_body_retention_days() -> Option<i64> {
         ::std::option::Option::Some(30_i64)
     }
-    pub(super) fn create_memory_bank_body_type() -> ::std::string::String {
+    pub(super) fn create_memory_bank_body_type() -> String {
         "conversation".to_string()
     }
-    pub(super) fn dns_provider_response_txt_quotes() -> ::std::string::String {
+    pub(super) fn dns_provider_response_txt_quotes() -> String {
         "strip".to_string()
     }
-    pub(super) fn generate_agent_steps_request_mode() -> ::std::string::String {
+    pub(super) fn generate_agent_steps_request_mode() -> String {
         "generate_full".to_string()
     }
-    pub(super) fn inline_text_replace_request_content_type() -> ::std::option::Option<
-        ::std::string::String,
-    > {
+    pub(super) fn inline_text_replace_request_content_type() -> Option<String> {
         ::std::option::Option::Some("text/plain".to_string())
     }
-    pub(super) fn inline_text_upload_request_content_type() -> ::std::option::Option<
-        ::std::string::String,
-    > {
+    pub(super) fn inline_text_upload_request_content_type() -> Option<String> {
         ::std::option::Option::Some("text/plain".to_string())
     }
     pub(super) fn playground_create_request_evaluation_complexity() -> crate::types::PlaygroundCreateRequestEvaluationComplexity {
@@ -3238,17 +4467,19 @@ pub mod defaults {
         >("\"manual\"")
             .unwrap()
     }
-    pub(super) fn standalone_test_compaction_request_bank_type() -> ::std::string::String {
+    pub(super) fn standalone_test_compaction_request_bank_type() -> String {
         "conversation".to_string()
     }
     pub(super) fn test_draft_evaluation_request_pass_threshold() -> f64 {
         0.5_f64
     }
-    pub(super) fn update_source_body_retention_days() -> ::std::option::Option<i64> {
+    pub(super) fn update_source_body_retention_days() -> Option<i64> {
         ::std::option::Option::Some(-1_i64)
     }
 }
+///The error of conversions into generated types.
 pub mod error {
+    ///A value that does not convert into a generated type.
     pub struct ConversionError(::std::borrow::Cow<'static, str>);
     impl ::std::error::Error for ConversionError {}
     impl ::std::fmt::Display for ConversionError {
@@ -3278,7 +4509,1472 @@ pub mod error {
         }
     }
 }
-///Open enum: the values this spec lists, plus `Unknown` for any other string.
+impl AddCommentRequest {
+    ///Takes the required fields; every other field starts at its spec default or unset.
+    pub fn new(body: impl Into<String>) -> Self {
+        Self { body: body.into() }
+    }
+}
+impl AddConversationTurnRequest {
+    ///Takes the required fields; every other field starts at its spec default or unset.
+    pub fn new(user_input: impl Into<String>) -> Self {
+        Self {
+            actions_taken: None,
+            ai_response: None,
+            user_input: user_input.into(),
+        }
+    }
+    ///Set `actions_taken`: object, optional, may be null.
+    pub fn actions_taken(
+        mut self,
+        value: impl Into<::serde_json::Map<String, ::serde_json::Value>>,
+    ) -> Self {
+        self.actions_taken = Some(value.into());
+        self
+    }
+    ///Set `ai_response`: string, optional, may be null.
+    pub fn ai_response(mut self, value: impl Into<String>) -> Self {
+        self.ai_response = Some(value.into());
+        self
+    }
+}
+impl AddEmailDomainRequest {
+    ///Takes the required fields; every other field starts at its spec default or unset.
+    pub fn new(kind: impl Into<String>, value: impl Into<String>) -> Self {
+        Self {
+            delegated: Default::default(),
+            kind: kind.into(),
+            value: value.into(),
+        }
+    }
+    ///Set `delegated`: boolean, optional, default `false`.
+    pub fn delegated(mut self, value: impl Into<bool>) -> Self {
+        self.delegated = value.into();
+        self
+    }
+}
+impl AgentImportPreviewRequest {
+    ///Takes the required fields; every other field starts at its spec default or unset.
+    pub fn new(
+        agent_definition: impl Into<::serde_json::Map<String, ::serde_json::Value>>,
+    ) -> Self {
+        Self {
+            agent_definition: agent_definition.into(),
+        }
+    }
+}
+impl AgentRunRequest {
+    ///Set `input`: string, optional, may be null.
+    pub fn input(mut self, value: impl Into<String>) -> Self {
+        self.input = Some(value.into());
+        self
+    }
+    ///Set `input_upload_id`: string, optional, may be null, format `uuid`.
+    pub fn input_upload_id(mut self, value: impl Into<String>) -> Self {
+        self.input_upload_id = Some(value.into());
+        self
+    }
+    ///Set `input_upload_ids`: array of string (format `uuid`), optional, may be null, at most 20 items.
+    pub fn input_upload_ids(mut self, value: impl Into<Vec<String>>) -> Self {
+        self.input_upload_ids = Some(value.into());
+        self
+    }
+    ///Set `metadata`: map of string to `JsonValue` (any JSON value), optional, may be null.
+    pub fn metadata(mut self, value: impl Into<BTreeMap<String, JsonValue>>) -> Self {
+        self.metadata = Some(value.into());
+        self
+    }
+    ///Set `priority`: boolean, optional, default `false`.
+    pub fn priority(mut self, value: impl Into<bool>) -> Self {
+        self.priority = value.into();
+        self
+    }
+    ///Set `replay_of_run_id`: string, optional, may be null, format `uuid`.
+    pub fn replay_of_run_id(mut self, value: impl Into<String>) -> Self {
+        self.replay_of_run_id = Some(value.into());
+        self
+    }
+}
+impl AgentRunStreamRequest {
+    ///Set `input`: string, optional, may be null.
+    pub fn input(mut self, value: impl Into<String>) -> Self {
+        self.input = Some(value.into());
+        self
+    }
+    ///Set `input_upload_id`: string, optional, may be null, format `uuid`.
+    pub fn input_upload_id(mut self, value: impl Into<String>) -> Self {
+        self.input_upload_id = Some(value.into());
+        self
+    }
+    ///Set `input_upload_ids`: array of string (format `uuid`), optional, may be null, at most 20 items.
+    pub fn input_upload_ids(mut self, value: impl Into<Vec<String>>) -> Self {
+        self.input_upload_ids = Some(value.into());
+        self
+    }
+    ///Set `metadata`: map of string to `JsonValue` (any JSON value), optional, may be null.
+    pub fn metadata(mut self, value: impl Into<BTreeMap<String, JsonValue>>) -> Self {
+        self.metadata = Some(value.into());
+        self
+    }
+    ///Set `replay_of_run_id`: string, optional, may be null, format `uuid`.
+    pub fn replay_of_run_id(mut self, value: impl Into<String>) -> Self {
+        self.replay_of_run_id = Some(value.into());
+        self
+    }
+}
+impl AgentTraceSearchRequest {
+    ///Takes the required fields; every other field starts at its spec default or unset.
+    pub fn new(query: impl Into<String>) -> Self {
+        Self {
+            agent_id: None,
+            query: query.into(),
+            run_status: None,
+            step_type: None,
+            top_n: defaults::default_u64::<i64, 10>(),
+        }
+    }
+    ///Set `agent_id`: string, optional, may be null.
+    pub fn agent_id(mut self, value: impl Into<String>) -> Self {
+        self.agent_id = Some(value.into());
+        self
+    }
+    ///Set `run_status`: string, optional, may be null.
+    pub fn run_status(mut self, value: impl Into<String>) -> Self {
+        self.run_status = Some(value.into());
+        self
+    }
+    ///Set `step_type`: string, optional, may be null.
+    pub fn step_type(mut self, value: impl Into<String>) -> Self {
+        self.step_type = Some(value.into());
+        self
+    }
+    ///Set `top_n`: integer, optional, default `10`, 1 to 100.
+    pub fn top_n(mut self, value: impl Into<super::support::Integer>) -> Self {
+        self.top_n = value.into().get();
+        self
+    }
+}
+impl AiAssistantAcceptRequest {
+    ///Set `confirm_deletions`: boolean, optional, default `false`.
+    pub fn confirm_deletions(mut self, value: impl Into<bool>) -> Self {
+        self.confirm_deletions = value.into();
+        self
+    }
+    ///Set `solution_description`: string, optional, may be null.
+    pub fn solution_description(mut self, value: impl Into<String>) -> Self {
+        self.solution_description = Some(value.into());
+        self
+    }
+    ///Set `solution_name`: string, optional, may be null.
+    pub fn solution_name(mut self, value: impl Into<String>) -> Self {
+        self.solution_name = Some(value.into());
+        self
+    }
+}
+impl AiAssistantFeedbackRequest {
+    ///Takes the required fields; every other field starts at its spec default or unset.
+    pub fn new(feature: impl Into<String>, rating: impl Into<String>) -> Self {
+        Self {
+            agent_conversation_id: None,
+            comment: None,
+            context: None,
+            conversation_id: None,
+            feature: feature.into(),
+            prompt_call_id: None,
+            rating: rating.into(),
+        }
+    }
+    ///Set `agent_conversation_id`: string, optional, may be null, format `uuid`.
+    pub fn agent_conversation_id(mut self, value: impl Into<String>) -> Self {
+        self.agent_conversation_id = Some(value.into());
+        self
+    }
+    ///Set `comment`: string, optional, may be null.
+    pub fn comment(mut self, value: impl Into<String>) -> Self {
+        self.comment = Some(value.into());
+        self
+    }
+    ///Set `context`: object, optional, may be null.
+    pub fn context(
+        mut self,
+        value: impl Into<::serde_json::Map<String, ::serde_json::Value>>,
+    ) -> Self {
+        self.context = Some(value.into());
+        self
+    }
+    ///Set `conversation_id`: string, optional, may be null, format `uuid`.
+    pub fn conversation_id(mut self, value: impl Into<String>) -> Self {
+        self.conversation_id = Some(value.into());
+        self
+    }
+    ///Set `prompt_call_id`: string, optional, may be null, format `uuid`.
+    pub fn prompt_call_id(mut self, value: impl Into<String>) -> Self {
+        self.prompt_call_id = Some(value.into());
+        self
+    }
+}
+impl AiAssistantGenerateRequest {
+    ///Takes the required fields; every other field starts at its spec default or unset.
+    pub fn new(user_input: impl Into<String>) -> Self {
+        Self {
+            history_since: None,
+            user_input: user_input.into(),
+        }
+    }
+    ///Set `history_since`: string, optional, may be null, format `date-time`.
+    pub fn history_since(mut self, value: impl Into<String>) -> Self {
+        self.history_since = Some(value.into());
+        self
+    }
+}
+impl BlockEmailSenderRequest {
+    ///Takes the required fields; every other field starts at its spec default or unset.
+    pub fn new(sender_email: impl Into<String>) -> Self {
+        Self {
+            match_type: defaults::block_email_sender_request_match_type(),
+            note: None,
+            sender_email: sender_email.into(),
+        }
+    }
+    ///Set `match_type`: string, optional, default `"address"`.
+    pub fn match_type(mut self, value: impl Into<String>) -> Self {
+        self.match_type = value.into();
+        self
+    }
+    ///Set `note`: string, optional, may be null, at most 500 characters.
+    pub fn note(mut self, value: impl Into<String>) -> Self {
+        self.note = Some(value.into());
+        self
+    }
+}
+impl ChangeStatusRequest {
+    ///Takes the required fields; every other field starts at its spec default or unset.
+    pub fn new(status: impl Into<String>) -> Self {
+        Self {
+            note: None,
+            status: status.into(),
+        }
+    }
+    ///Set `note`: string, optional, may be null.
+    pub fn note(mut self, value: impl Into<String>) -> Self {
+        self.note = Some(value.into());
+        self
+    }
+}
+impl CreateAgentRequest {
+    ///Takes the required fields; every other field starts at its spec default or unset.
+    pub fn new(name: impl Into<String>) -> Self {
+        Self {
+            agent_definition: None,
+            agent_template: None,
+            description: None,
+            entity_remap: None,
+            name: name.into(),
+            trigger_type: defaults::create_agent_request_trigger_type(),
+        }
+    }
+    ///Set `agent_definition`: object, optional, may be null.
+    pub fn agent_definition(
+        mut self,
+        value: impl Into<::serde_json::Map<String, ::serde_json::Value>>,
+    ) -> Self {
+        self.agent_definition = Some(value.into());
+        self
+    }
+    ///Set `agent_template`: string, optional, may be null.
+    pub fn agent_template(mut self, value: impl Into<String>) -> Self {
+        self.agent_template = Some(value.into());
+        self
+    }
+    ///Set `description`: string, optional, may be null.
+    pub fn description(mut self, value: impl Into<String>) -> Self {
+        self.description = Some(value.into());
+        self
+    }
+    ///Set `entity_remap`: map of string to string, optional, may be null.
+    pub fn entity_remap(mut self, value: impl Into<BTreeMap<String, String>>) -> Self {
+        self.entity_remap = Some(value.into());
+        self
+    }
+    ///Set `trigger_type`: string, optional, default `"dynamic_input"`.
+    pub fn trigger_type(mut self, value: impl Into<String>) -> Self {
+        self.trigger_type = value.into();
+        self
+    }
+}
+impl CreateAlertConfigRequest {
+    ///Takes the required fields; every other field starts at its spec default or unset.
+    pub fn new(alert_type: impl Into<String>) -> Self {
+        Self {
+            agent_id: None,
+            alert_type: alert_type.into(),
+            cooldown_minutes: defaults::default_u64::<i64, 60>(),
+            distribution_type: defaults::create_alert_config_request_distribution_type(),
+            enabled: defaults::default_bool::<true>(),
+            recipient_user_ids: None,
+            source_connection_id: None,
+            threshold: None,
+        }
+    }
+    ///Set `agent_id`: string, optional, may be null.
+    pub fn agent_id(mut self, value: impl Into<String>) -> Self {
+        self.agent_id = Some(value.into());
+        self
+    }
+    ///Set `cooldown_minutes`: integer, optional, default `60`.
+    pub fn cooldown_minutes(
+        mut self,
+        value: impl Into<super::support::Integer>,
+    ) -> Self {
+        self.cooldown_minutes = value.into().get();
+        self
+    }
+    ///Set `distribution_type`: string, optional, default `"owner"`.
+    pub fn distribution_type(mut self, value: impl Into<String>) -> Self {
+        self.distribution_type = value.into();
+        self
+    }
+    ///Set `enabled`: boolean, optional, default `true`.
+    pub fn enabled(mut self, value: impl Into<bool>) -> Self {
+        self.enabled = value.into();
+        self
+    }
+    ///Set `recipient_user_ids`: array of string, optional, may be null.
+    pub fn recipient_user_ids(mut self, value: impl Into<Vec<String>>) -> Self {
+        self.recipient_user_ids = Some(value.into());
+        self
+    }
+    ///Set `source_connection_id`: string, optional, may be null.
+    pub fn source_connection_id(mut self, value: impl Into<String>) -> Self {
+        self.source_connection_id = Some(value.into());
+        self
+    }
+    ///Set `threshold`: object, optional, may be null.
+    pub fn threshold(
+        mut self,
+        value: impl Into<::serde_json::Map<String, ::serde_json::Value>>,
+    ) -> Self {
+        self.threshold = Some(value.into());
+        self
+    }
+}
+impl CreateEvaluationCriteriaRequest {
+    ///Takes the required fields; every other field starts at its spec default or unset.
+    pub fn new(step_id: impl Into<String>) -> Self {
+        Self {
+            description: None,
+            enabled: defaults::default_bool::<true>(),
+            evaluation_prompt: None,
+            evaluation_tier: None,
+            expectation_config: None,
+            pass_threshold: defaults::create_evaluation_criteria_request_pass_threshold(),
+            step_id: step_id.into(),
+        }
+    }
+    ///Set `description`: string, optional, may be null.
+    pub fn description(mut self, value: impl Into<String>) -> Self {
+        self.description = Some(value.into());
+        self
+    }
+    ///Set `enabled`: boolean, optional, default `true`.
+    pub fn enabled(mut self, value: impl Into<bool>) -> Self {
+        self.enabled = value.into();
+        self
+    }
+    ///Set `evaluation_prompt`: string, optional, may be null.
+    pub fn evaluation_prompt(mut self, value: impl Into<String>) -> Self {
+        self.evaluation_prompt = Some(value.into());
+        self
+    }
+    ///Set `evaluation_tier`: one of `"fast"`, `"balanced"`, `"thorough"`, optional, may be null.
+    pub fn evaluation_tier(
+        mut self,
+        value: impl Into<crate::types::AgentEvaluationTier>,
+    ) -> Self {
+        self.evaluation_tier = Some(value.into());
+        self
+    }
+    ///Set `expectation_config`: object, optional, may be null.
+    pub fn expectation_config(
+        mut self,
+        value: impl Into<::serde_json::Map<String, ::serde_json::Value>>,
+    ) -> Self {
+        self.expectation_config = Some(value.into());
+        self
+    }
+    ///Set `pass_threshold`: number, optional, default `0.5`, at least 0, at most 1.
+    pub fn pass_threshold(mut self, value: impl Into<f64>) -> Self {
+        self.pass_threshold = value.into();
+        self
+    }
+}
+impl CreateEvaluationResultRequest {
+    ///Takes the required fields; every other field starts at its spec default or unset.
+    pub fn new(
+        agent_run_id: impl Into<String>,
+        status: impl Into<crate::types::EvaluationStatus>,
+    ) -> Self {
+        Self {
+            agent_run_id: agent_run_id.into(),
+            agent_step_run_id: None,
+            details: None,
+            flagged: Default::default(),
+            retry_count: Default::default(),
+            retry_triggered: Default::default(),
+            score: None,
+            status: status.into(),
+        }
+    }
+    ///Set `agent_step_run_id`: string, optional, may be null, format `uuid`.
+    pub fn agent_step_run_id(mut self, value: impl Into<String>) -> Self {
+        self.agent_step_run_id = Some(value.into());
+        self
+    }
+    ///Set `details`: object, optional, may be null.
+    pub fn details(
+        mut self,
+        value: impl Into<::serde_json::Map<String, ::serde_json::Value>>,
+    ) -> Self {
+        self.details = Some(value.into());
+        self
+    }
+    ///Set `flagged`: boolean, optional, default `false`.
+    pub fn flagged(mut self, value: impl Into<bool>) -> Self {
+        self.flagged = value.into();
+        self
+    }
+    ///Set `retry_count`: integer, optional, default `0`, at least 0.
+    pub fn retry_count(mut self, value: impl Into<super::support::Integer>) -> Self {
+        self.retry_count = value.into().get();
+        self
+    }
+    ///Set `retry_triggered`: boolean, optional, default `false`.
+    pub fn retry_triggered(mut self, value: impl Into<bool>) -> Self {
+        self.retry_triggered = value.into();
+        self
+    }
+    ///Set `score`: number, optional, may be null, at least 0, at most 1.
+    pub fn score(mut self, value: impl Into<f64>) -> Self {
+        self.score = Some(value.into());
+        self
+    }
+}
+impl CreateExportRequest {
+    ///Takes the required fields; every other field starts at its spec default or unset.
+    pub fn new(format: impl Into<crate::types::ExportFormat>) -> Self {
+        Self {
+            date_from: None,
+            date_to: None,
+            format: format.into(),
+            metadata_filter: None,
+            query_filter: None,
+        }
+    }
+    ///Set `date_from`: string, optional, may be null, format `date-time`.
+    pub fn date_from(mut self, value: impl Into<String>) -> Self {
+        self.date_from = Some(value.into());
+        self
+    }
+    ///Set `date_to`: string, optional, may be null, format `date-time`.
+    pub fn date_to(mut self, value: impl Into<String>) -> Self {
+        self.date_to = Some(value.into());
+        self
+    }
+    ///Set `metadata_filter`: object, optional, may be null.
+    pub fn metadata_filter(
+        mut self,
+        value: impl Into<::serde_json::Map<String, ::serde_json::Value>>,
+    ) -> Self {
+        self.metadata_filter = Some(value.into());
+        self
+    }
+    ///Set `query_filter`: string, optional, may be null.
+    pub fn query_filter(mut self, value: impl Into<String>) -> Self {
+        self.query_filter = Some(value.into());
+        self
+    }
+}
+impl CreateKnowledgeBaseBody {
+    ///Takes the required fields; every other field starts at its spec default or unset.
+    pub fn new(name: impl Into<String>, source_ids: impl Into<Vec<String>>) -> Self {
+        Self {
+            default_score_threshold: None,
+            default_top_k: None,
+            default_top_n: None,
+            description: None,
+            name: name.into(),
+            reranker_model: None,
+            source_ids: source_ids.into(),
+        }
+    }
+    ///Set `default_score_threshold`: number, optional, may be null, at least 0, at most 1.
+    pub fn default_score_threshold(mut self, value: impl Into<f64>) -> Self {
+        self.default_score_threshold = Some(value.into());
+        self
+    }
+    ///Set `default_top_k`: integer, optional, may be null, 1 to 200.
+    pub fn default_top_k(mut self, value: impl Into<super::support::Integer>) -> Self {
+        self.default_top_k = Some(value.into().get());
+        self
+    }
+    ///Set `default_top_n`: integer, optional, may be null, 1 to 200.
+    pub fn default_top_n(mut self, value: impl Into<super::support::Integer>) -> Self {
+        self.default_top_n = Some(value.into().get());
+        self
+    }
+    ///Set `description`: string, optional, may be null, at most 1000 characters.
+    pub fn description(mut self, value: impl Into<String>) -> Self {
+        self.description = Some(value.into());
+        self
+    }
+    ///Set `reranker_model`: string, optional, may be null.
+    pub fn reranker_model(mut self, value: impl Into<String>) -> Self {
+        self.reranker_model = Some(value.into());
+        self
+    }
+}
+impl CreateMemoryBankBody {
+    ///Takes the required fields; every other field starts at its spec default or unset.
+    pub fn new(name: impl Into<String>) -> Self {
+        Self {
+            chunk_overlap: None,
+            chunk_size: None,
+            compaction_prompt: None,
+            description: None,
+            dimensions: None,
+            embedding_model: None,
+            max_age_days: None,
+            max_size_tokens: None,
+            max_turns: None,
+            mode: defaults::create_memory_bank_body_mode(),
+            name: name.into(),
+            retention_days: defaults::create_memory_bank_body_retention_days(),
+            type_: defaults::create_memory_bank_body_type(),
+        }
+    }
+    ///Set `chunk_overlap`: integer, optional, may be null, at least 0.
+    pub fn chunk_overlap(mut self, value: impl Into<super::support::Integer>) -> Self {
+        self.chunk_overlap = Some(value.into().get());
+        self
+    }
+    ///Set `chunk_size`: integer, optional, may be null, at least 1.
+    pub fn chunk_size(mut self, value: impl Into<super::support::Integer>) -> Self {
+        self.chunk_size = Some(value.into().get());
+        self
+    }
+    ///Set `compaction_prompt`: string, optional, may be null.
+    pub fn compaction_prompt(mut self, value: impl Into<String>) -> Self {
+        self.compaction_prompt = Some(value.into());
+        self
+    }
+    ///Set `description`: string, optional, may be null, at most 1000 characters.
+    pub fn description(mut self, value: impl Into<String>) -> Self {
+        self.description = Some(value.into());
+        self
+    }
+    ///Set `dimensions`: integer, optional, may be null, at least 1.
+    pub fn dimensions(mut self, value: impl Into<super::support::Integer>) -> Self {
+        self.dimensions = Some(value.into().get());
+        self
+    }
+    ///Set `embedding_model`: string, optional, may be null.
+    pub fn embedding_model(mut self, value: impl Into<String>) -> Self {
+        self.embedding_model = Some(value.into());
+        self
+    }
+    ///Set `max_age_days`: integer, optional, may be null, at least 1.
+    pub fn max_age_days(mut self, value: impl Into<super::support::Integer>) -> Self {
+        self.max_age_days = Some(value.into().get());
+        self
+    }
+    ///Set `max_size_tokens`: integer, optional, may be null, at least 1.
+    pub fn max_size_tokens(mut self, value: impl Into<super::support::Integer>) -> Self {
+        self.max_size_tokens = Some(value.into().get());
+        self
+    }
+    ///Set `max_turns`: integer, optional, may be null, at least 1.
+    pub fn max_turns(mut self, value: impl Into<super::support::Integer>) -> Self {
+        self.max_turns = Some(value.into().get());
+        self
+    }
+    ///Set `mode`: string, optional, default `"fast_and_cheap"`.
+    pub fn mode(mut self, value: impl Into<String>) -> Self {
+        self.mode = value.into();
+        self
+    }
+    ///Set `retention_days`: integer, optional, may be null, default `30`, at least 1.
+    pub fn retention_days(mut self, value: impl Into<super::support::Integer>) -> Self {
+        self.retention_days = Some(value.into().get());
+        self
+    }
+    ///Set `type`: string, optional, default `"conversation"`.
+    pub fn type_(mut self, value: impl Into<String>) -> Self {
+        self.type_ = value.into();
+        self
+    }
+}
+impl CreateSolutionRequest {
+    ///Takes the required fields; every other field starts at its spec default or unset.
+    pub fn new(name: impl Into<String>) -> Self {
+        Self {
+            description: Default::default(),
+            name: name.into(),
+        }
+    }
+    ///Set `description`: string, optional, default `""`.
+    pub fn description(mut self, value: impl Into<String>) -> Self {
+        self.description = value.into();
+        self
+    }
+}
+impl CreateSourceBody {
+    ///Takes the required fields; every other field starts at its spec default or unset.
+    pub fn new(name: impl Into<String>, source_type: impl Into<String>) -> Self {
+        Self {
+            chunk_overlap: None,
+            chunk_size: None,
+            content_filter: None,
+            dimensions: None,
+            embedding_model: None,
+            index_mode: None,
+            media_types: None,
+            name: name.into(),
+            polling: None,
+            polling_action: None,
+            polling_max_items: None,
+            retention: None,
+            source_type: source_type.into(),
+            url_id: None,
+        }
+    }
+    ///Set `chunk_overlap`: integer, optional, may be null, at least 0.
+    pub fn chunk_overlap(mut self, value: impl Into<super::support::Integer>) -> Self {
+        self.chunk_overlap = Some(value.into().get());
+        self
+    }
+    ///Set `chunk_size`: integer, optional, may be null, at least 1.
+    pub fn chunk_size(mut self, value: impl Into<super::support::Integer>) -> Self {
+        self.chunk_size = Some(value.into().get());
+        self
+    }
+    ///Set `content_filter`: string, optional, may be null.
+    pub fn content_filter(mut self, value: impl Into<String>) -> Self {
+        self.content_filter = Some(value.into());
+        self
+    }
+    ///Set `dimensions`: integer, optional, may be null, at least 1.
+    pub fn dimensions(mut self, value: impl Into<super::support::Integer>) -> Self {
+        self.dimensions = Some(value.into().get());
+        self
+    }
+    ///Set `embedding_model`: string, optional, may be null.
+    pub fn embedding_model(mut self, value: impl Into<String>) -> Self {
+        self.embedding_model = Some(value.into());
+        self
+    }
+    ///Set `index_mode`: one of `"fast_and_cheap"`, `"balanced"`, `"slow_and_thorough"`, `"custom"`, optional, may be null.
+    pub fn index_mode(
+        mut self,
+        value: impl Into<crate::types::SourceIndexMode>,
+    ) -> Self {
+        self.index_mode = Some(value.into());
+        self
+    }
+    ///Set `media_types`: array of string, optional, may be null.
+    pub fn media_types(mut self, value: impl Into<Vec<String>>) -> Self {
+        self.media_types = Some(value.into());
+        self
+    }
+    ///Set `polling`: string, optional, may be null.
+    pub fn polling(mut self, value: impl Into<String>) -> Self {
+        self.polling = Some(value.into());
+        self
+    }
+    ///Set `polling_action`: string, optional, may be null.
+    pub fn polling_action(mut self, value: impl Into<String>) -> Self {
+        self.polling_action = Some(value.into());
+        self
+    }
+    ///Set `polling_max_items`: integer, optional, may be null, at least 1.
+    pub fn polling_max_items(
+        mut self,
+        value: impl Into<super::support::Integer>,
+    ) -> Self {
+        self.polling_max_items = Some(value.into().get());
+        self
+    }
+    ///Set `retention`: integer, optional, may be null, at least 1.
+    pub fn retention(mut self, value: impl Into<super::support::Integer>) -> Self {
+        self.retention = Some(value.into().get());
+        self
+    }
+    ///Set `url_id`: string, optional, may be null.
+    pub fn url_id(mut self, value: impl Into<String>) -> Self {
+        self.url_id = Some(value.into());
+        self
+    }
+}
+impl EstimateExportRequest {
+    ///Takes the required fields; every other field starts at its spec default or unset.
+    pub fn new(format: impl Into<crate::types::ExportFormat>) -> Self {
+        Self {
+            date_from: None,
+            date_to: None,
+            format: format.into(),
+            metadata_filter: None,
+            query_filter: None,
+        }
+    }
+    ///Set `date_from`: string, optional, may be null, format `date-time`.
+    pub fn date_from(mut self, value: impl Into<String>) -> Self {
+        self.date_from = Some(value.into());
+        self
+    }
+    ///Set `date_to`: string, optional, may be null, format `date-time`.
+    pub fn date_to(mut self, value: impl Into<String>) -> Self {
+        self.date_to = Some(value.into());
+        self
+    }
+    ///Set `metadata_filter`: object, optional, may be null.
+    pub fn metadata_filter(
+        mut self,
+        value: impl Into<::serde_json::Map<String, ::serde_json::Value>>,
+    ) -> Self {
+        self.metadata_filter = Some(value.into());
+        self
+    }
+    ///Set `query_filter`: string, optional, may be null.
+    pub fn query_filter(mut self, value: impl Into<String>) -> Self {
+        self.query_filter = Some(value.into());
+        self
+    }
+}
+impl GenerateAgentStepsRequest {
+    ///Takes the required fields; every other field starts at its spec default or unset.
+    pub fn new(user_input: impl Into<String>) -> Self {
+        Self {
+            agent_description: None,
+            agent_steps: None,
+            mode: defaults::generate_agent_steps_request_mode(),
+            trigger_type: None,
+            user_input: user_input.into(),
+        }
+    }
+    ///Set `agent_description`: string, optional, may be null.
+    pub fn agent_description(mut self, value: impl Into<String>) -> Self {
+        self.agent_description = Some(value.into());
+        self
+    }
+    ///Set `agent_steps`: array of object, optional, may be null.
+    pub fn agent_steps(
+        mut self,
+        value: impl Into<Vec<::serde_json::Map<String, ::serde_json::Value>>>,
+    ) -> Self {
+        self.agent_steps = Some(value.into());
+        self
+    }
+    ///Set `mode`: string, optional, default `"generate_full"`.
+    pub fn mode(mut self, value: impl Into<String>) -> Self {
+        self.mode = value.into();
+        self
+    }
+    ///Set `trigger_type`: string, optional, may be null.
+    pub fn trigger_type(mut self, value: impl Into<String>) -> Self {
+        self.trigger_type = Some(value.into());
+        self
+    }
+}
+impl GenerateStepConfigRequest {
+    ///Takes the required fields; every other field starts at its spec default or unset.
+    pub fn new(step_type: impl Into<String>, user_input: impl Into<String>) -> Self {
+        Self {
+            agent_steps: None,
+            current_config: None,
+            step_id: None,
+            step_type: step_type.into(),
+            user_input: user_input.into(),
+        }
+    }
+    ///Set `agent_steps`: array of object, optional, may be null.
+    pub fn agent_steps(
+        mut self,
+        value: impl Into<Vec<::serde_json::Map<String, ::serde_json::Value>>>,
+    ) -> Self {
+        self.agent_steps = Some(value.into());
+        self
+    }
+    ///Set `current_config`: object, optional, may be null.
+    pub fn current_config(
+        mut self,
+        value: impl Into<::serde_json::Map<String, ::serde_json::Value>>,
+    ) -> Self {
+        self.current_config = Some(value.into());
+        self
+    }
+    ///Set `step_id`: string, optional, may be null.
+    pub fn step_id(mut self, value: impl Into<String>) -> Self {
+        self.step_id = Some(value.into());
+        self
+    }
+}
+impl GovernanceAiAssistantRequest {
+    ///Takes the required fields; every other field starts at its spec default or unset.
+    pub fn new(user_input: impl Into<String>) -> Self {
+        Self {
+            user_input: user_input.into(),
+        }
+    }
+}
+impl InlineTextReplaceRequest {
+    ///Takes the required fields; every other field starts at its spec default or unset.
+    pub fn new(text: impl Into<String>) -> Self {
+        Self {
+            content_type: defaults::inline_text_replace_request_content_type(),
+            metadata: None,
+            text: text.into(),
+            title: None,
+        }
+    }
+    ///Set `content_type`: string, optional, may be null, default `"text/plain"`.
+    pub fn content_type(mut self, value: impl Into<String>) -> Self {
+        self.content_type = Some(value.into());
+        self
+    }
+    ///Set `metadata`: object, optional, may be null.
+    pub fn metadata(
+        mut self,
+        value: impl Into<::serde_json::Map<String, ::serde_json::Value>>,
+    ) -> Self {
+        self.metadata = Some(Some(value.into()));
+        self
+    }
+    ///Set `title`: string, optional, may be null.
+    pub fn title(mut self, value: impl Into<String>) -> Self {
+        self.title = Some(Some(value.into()));
+        self
+    }
+}
+impl InlineTextUploadRequest {
+    ///Takes the required fields; every other field starts at its spec default or unset.
+    pub fn new(text: impl Into<String>) -> Self {
+        Self {
+            content_type: defaults::inline_text_upload_request_content_type(),
+            metadata: None,
+            text: text.into(),
+            title: None,
+        }
+    }
+    ///Set `content_type`: string, optional, may be null, default `"text/plain"`.
+    pub fn content_type(mut self, value: impl Into<String>) -> Self {
+        self.content_type = Some(value.into());
+        self
+    }
+    ///Set `metadata`: object, optional, may be null.
+    pub fn metadata(
+        mut self,
+        value: impl Into<::serde_json::Map<String, ::serde_json::Value>>,
+    ) -> Self {
+        self.metadata = Some(value.into());
+        self
+    }
+    ///Set `title`: string, optional, may be null.
+    pub fn title(mut self, value: impl Into<String>) -> Self {
+        self.title = Some(value.into());
+        self
+    }
+}
+impl LinkResourcesRequest {
+    ///Takes the required fields; every other field starts at its spec default or unset.
+    pub fn new(ids: impl Into<Vec<String>>) -> Self {
+        Self { ids: ids.into() }
+    }
+}
+impl MarkAiSuggestionRequest {
+    ///Takes the required fields; every other field starts at its spec default or unset.
+    pub fn new(accepted: impl Into<bool>) -> Self {
+        Self { accepted: accepted.into() }
+    }
+}
+impl MarkConversationTurnRequest {
+    ///Takes the required fields; every other field starts at its spec default or unset.
+    pub fn new(accepted: impl Into<bool>) -> Self {
+        Self { accepted: accepted.into() }
+    }
+}
+impl MemoryBankAcceptRequest {
+    ///Takes the required fields; every other field starts at its spec default or unset.
+    pub fn new(accepted: impl Into<bool>) -> Self {
+        Self { accepted: accepted.into() }
+    }
+}
+impl MemoryBankAiAssistantRequest {
+    ///Takes the required fields; every other field starts at its spec default or unset.
+    pub fn new(user_input: impl Into<String>) -> Self {
+        Self {
+            current_config: None,
+            history_since: None,
+            user_input: user_input.into(),
+        }
+    }
+    ///Set `current_config`: object, optional, may be null.
+    pub fn current_config(
+        mut self,
+        value: impl Into<::serde_json::Map<String, ::serde_json::Value>>,
+    ) -> Self {
+        self.current_config = Some(value.into());
+        self
+    }
+    ///Set `history_since`: string, optional, may be null, format `date-time`.
+    pub fn history_since(mut self, value: impl Into<String>) -> Self {
+        self.history_since = Some(value.into());
+        self
+    }
+}
+impl PlaygroundCreateRequest {
+    ///Takes the required fields; every other field starts at its spec default or unset.
+    pub fn new(model_ids: impl Into<Vec<String>>, prompt: impl Into<String>) -> Self {
+        Self {
+            evaluation_complexity: defaults::playground_create_request_evaluation_complexity(),
+            evaluation_mode: defaults::playground_create_request_evaluation_mode(),
+            evaluator_model_id: None,
+            include_step_output_in_evaluation: Default::default(),
+            json_template: None,
+            model_ids: model_ids.into(),
+            prompt: prompt.into(),
+            selected_step_output: None,
+            system_prompt: Default::default(),
+        }
+    }
+    ///Set `evaluation_complexity`: one of `"simple"`, `"medium"`, `"complex"`, optional, default `"medium"`.
+    pub fn evaluation_complexity(
+        mut self,
+        value: impl Into<crate::types::PlaygroundCreateRequestEvaluationComplexity>,
+    ) -> Self {
+        self.evaluation_complexity = value.into();
+        self
+    }
+    ///Set `evaluation_mode`: one of `"manual"`, `"prompt"`, optional, default `"manual"`.
+    pub fn evaluation_mode(
+        mut self,
+        value: impl Into<crate::types::PlaygroundCreateRequestEvaluationMode>,
+    ) -> Self {
+        self.evaluation_mode = value.into();
+        self
+    }
+    ///Set `evaluator_model_id`: string, optional, may be null.
+    pub fn evaluator_model_id(mut self, value: impl Into<String>) -> Self {
+        self.evaluator_model_id = Some(value.into());
+        self
+    }
+    ///Set `include_step_output_in_evaluation`: boolean, optional, default `false`.
+    pub fn include_step_output_in_evaluation(mut self, value: impl Into<bool>) -> Self {
+        self.include_step_output_in_evaluation = value.into();
+        self
+    }
+    ///Set `json_template`: string, optional, may be null.
+    pub fn json_template(mut self, value: impl Into<String>) -> Self {
+        self.json_template = Some(value.into());
+        self
+    }
+    ///Set `selected_step_output`: string, optional, may be null.
+    pub fn selected_step_output(mut self, value: impl Into<String>) -> Self {
+        self.selected_step_output = Some(value.into());
+        self
+    }
+    ///Set `system_prompt`: string, optional, default `""`.
+    pub fn system_prompt(mut self, value: impl Into<String>) -> Self {
+        self.system_prompt = value.into();
+        self
+    }
+}
+impl SetAutoBlockModeRequest {
+    ///Takes the required fields; every other field starts at its spec default or unset.
+    pub fn new(mode: impl Into<String>) -> Self {
+        Self { mode: mode.into() }
+    }
+}
+impl SetEmailTriggerConfigRequest {
+    ///Set `alias`: string, optional, may be null, at most 32 characters.
+    pub fn alias(mut self, value: impl Into<String>) -> Self {
+        self.alias = Some(Some(value.into()));
+        self
+    }
+    ///Set `allowed_senders`: array of string, optional, may be null.
+    pub fn allowed_senders(mut self, value: impl Into<Vec<String>>) -> Self {
+        self.allowed_senders = Some(Some(value.into()));
+        self
+    }
+    ///Set `ignore_auto_generated`: boolean, optional, may be null.
+    pub fn ignore_auto_generated(mut self, value: impl Into<bool>) -> Self {
+        self.ignore_auto_generated = Some(Some(value.into()));
+        self
+    }
+    ///Set `queue_on_quota`: boolean, optional, may be null.
+    pub fn queue_on_quota(mut self, value: impl Into<bool>) -> Self {
+        self.queue_on_quota = Some(Some(value.into()));
+        self
+    }
+    ///Set `require_sender_auth`: boolean, optional, may be null.
+    pub fn require_sender_auth(mut self, value: impl Into<bool>) -> Self {
+        self.require_sender_auth = Some(Some(value.into()));
+        self
+    }
+}
+impl StandaloneTestCompactionRequest {
+    ///Takes the required fields; every other field starts at its spec default or unset.
+    pub fn new(compaction_prompt: impl Into<String>) -> Self {
+        Self {
+            bank_type: defaults::standalone_test_compaction_request_bank_type(),
+            compaction_prompt: compaction_prompt.into(),
+            entry_count: defaults::default_u64::<i64, 5>(),
+            generate_direction: None,
+            sample_entries: None,
+        }
+    }
+    ///Set `bank_type`: string, optional, default `"conversation"`.
+    pub fn bank_type(mut self, value: impl Into<String>) -> Self {
+        self.bank_type = value.into();
+        self
+    }
+    ///Set `entry_count`: integer, optional, default `5`, 2 to 20.
+    pub fn entry_count(mut self, value: impl Into<super::support::Integer>) -> Self {
+        self.entry_count = value.into().get();
+        self
+    }
+    ///Set `generate_direction`: string, optional, may be null, at most 2000 characters.
+    pub fn generate_direction(mut self, value: impl Into<String>) -> Self {
+        self.generate_direction = Some(value.into());
+        self
+    }
+    ///Set `sample_entries`: array of string, optional, may be null, 1 to 20 items.
+    pub fn sample_entries(mut self, value: impl Into<Vec<String>>) -> Self {
+        self.sample_entries = Some(value.into());
+        self
+    }
+}
+impl StartSourceEmbeddingMigrationRequest {
+    ///Takes the required fields; every other field starts at its spec default or unset.
+    pub fn new(
+        target_dimensions: impl Into<super::support::Integer>,
+        target_embedding_model: impl Into<String>,
+    ) -> Self {
+        Self {
+            chunk_language: None,
+            chunk_overlap: None,
+            chunk_regex_separators: None,
+            chunk_separators: None,
+            chunk_size: None,
+            notification_recipients: None,
+            target_dimensions: target_dimensions.into().get(),
+            target_embedding_model: target_embedding_model.into(),
+        }
+    }
+    ///Set `chunk_language`: string, optional, may be null.
+    pub fn chunk_language(mut self, value: impl Into<String>) -> Self {
+        self.chunk_language = Some(value.into());
+        self
+    }
+    ///Set `chunk_overlap`: integer, optional, may be null, at least 0.
+    pub fn chunk_overlap(mut self, value: impl Into<super::support::Integer>) -> Self {
+        self.chunk_overlap = Some(value.into().get());
+        self
+    }
+    ///Set `chunk_regex_separators`: boolean, optional, may be null.
+    pub fn chunk_regex_separators(mut self, value: impl Into<bool>) -> Self {
+        self.chunk_regex_separators = Some(value.into());
+        self
+    }
+    ///Set `chunk_separators`: string, optional, may be null.
+    pub fn chunk_separators(mut self, value: impl Into<String>) -> Self {
+        self.chunk_separators = Some(value.into());
+        self
+    }
+    ///Set `chunk_size`: integer, optional, may be null, at least 1.
+    pub fn chunk_size(mut self, value: impl Into<super::support::Integer>) -> Self {
+        self.chunk_size = Some(value.into().get());
+        self
+    }
+    ///Set `notification_recipients`: array of string, optional, may be null.
+    pub fn notification_recipients(mut self, value: impl Into<Vec<String>>) -> Self {
+        self.notification_recipients = Some(value.into());
+        self
+    }
+}
+impl TestCompactionRequest {
+    ///Set `compaction_prompt`: string, optional, may be null.
+    pub fn compaction_prompt(mut self, value: impl Into<String>) -> Self {
+        self.compaction_prompt = Some(value.into());
+        self
+    }
+    ///Set `entry_count`: integer, optional, default `5`, 2 to 20.
+    pub fn entry_count(mut self, value: impl Into<super::support::Integer>) -> Self {
+        self.entry_count = value.into().get();
+        self
+    }
+    ///Set `generate_direction`: string, optional, may be null, at most 2000 characters.
+    pub fn generate_direction(mut self, value: impl Into<String>) -> Self {
+        self.generate_direction = Some(value.into());
+        self
+    }
+    ///Set `sample_entries`: array of string, optional, may be null, 1 to 20 items.
+    pub fn sample_entries(mut self, value: impl Into<Vec<String>>) -> Self {
+        self.sample_entries = Some(value.into());
+        self
+    }
+}
+impl TestDraftEvaluationRequest {
+    ///Set `agent_input`: string, optional, may be null.
+    pub fn agent_input(mut self, value: impl Into<String>) -> Self {
+        self.agent_input = Some(value.into());
+        self
+    }
+    ///Set `agent_step_run_id`: string, optional, may be null, format `uuid`.
+    pub fn agent_step_run_id(mut self, value: impl Into<String>) -> Self {
+        self.agent_step_run_id = Some(value.into());
+        self
+    }
+    ///Set `evaluation_prompt`: string, optional, may be null.
+    pub fn evaluation_prompt(mut self, value: impl Into<String>) -> Self {
+        self.evaluation_prompt = Some(value.into());
+        self
+    }
+    ///Set `evaluation_tier`: one of `"fast"`, `"balanced"`, `"thorough"`, optional, may be null.
+    pub fn evaluation_tier(
+        mut self,
+        value: impl Into<crate::types::AgentEvaluationTier>,
+    ) -> Self {
+        self.evaluation_tier = Some(value.into());
+        self
+    }
+    ///Set `expectation_config`: object, optional, may be null.
+    pub fn expectation_config(
+        mut self,
+        value: impl Into<::serde_json::Map<String, ::serde_json::Value>>,
+    ) -> Self {
+        self.expectation_config = Some(value.into());
+        self
+    }
+    ///Set `pass_threshold`: number, optional, default `0.5`, at least 0, at most 1.
+    pub fn pass_threshold(mut self, value: impl Into<f64>) -> Self {
+        self.pass_threshold = value.into();
+        self
+    }
+    ///Set `step_output`: string, optional, may be null, at least 1 characters.
+    pub fn step_output(mut self, value: impl Into<String>) -> Self {
+        self.step_output = Some(value.into());
+        self
+    }
+}
+impl UnlinkResourcesRequest {
+    ///Takes the required fields; every other field starts at its spec default or unset.
+    pub fn new(ids: impl Into<Vec<String>>) -> Self {
+        Self { ids: ids.into() }
+    }
+}
+impl UpdateAgentDefinitionRequest {
+    ///Takes the required fields; every other field starts at its spec default or unset.
+    pub fn new(
+        definition: impl Into<::serde_json::Map<String, ::serde_json::Value>>,
+        expected_change_id: impl Into<String>,
+    ) -> Self {
+        Self {
+            definition: definition.into(),
+            expected_change_id: expected_change_id.into(),
+        }
+    }
+}
+impl UpdateAgentRequest {
+    ///Set `agent_definition`: object, optional, may be null.
+    pub fn agent_definition(
+        mut self,
+        value: impl Into<::serde_json::Map<String, ::serde_json::Value>>,
+    ) -> Self {
+        self.agent_definition = Some(Some(value.into()));
+        self
+    }
+    ///Set `default_evaluation_tier`: string, optional, may be null.
+    pub fn default_evaluation_tier(mut self, value: impl Into<String>) -> Self {
+        self.default_evaluation_tier = Some(Some(value.into()));
+        self
+    }
+    ///Set `description`: string, optional, may be null.
+    pub fn description(mut self, value: impl Into<String>) -> Self {
+        self.description = Some(Some(value.into()));
+        self
+    }
+    ///Set `entity_remap`: map of string to string, optional, may be null.
+    pub fn entity_remap(mut self, value: impl Into<BTreeMap<String, String>>) -> Self {
+        self.entity_remap = Some(Some(value.into()));
+        self
+    }
+    ///Set `evaluation_mode`: string, optional, may be null.
+    pub fn evaluation_mode(mut self, value: impl Into<String>) -> Self {
+        self.evaluation_mode = Some(Some(value.into()));
+        self
+    }
+    ///Set `max_retries`: integer, optional, may be null.
+    pub fn max_retries(mut self, value: impl Into<super::support::Integer>) -> Self {
+        self.max_retries = Some(Some(value.into().get()));
+        self
+    }
+    ///Set `name`: string, optional, may be null.
+    pub fn name(mut self, value: impl Into<String>) -> Self {
+        self.name = Some(Some(value.into()));
+        self
+    }
+    ///Set `prompt_model_auto_rollback_enabled`: boolean, optional, may be null.
+    pub fn prompt_model_auto_rollback_enabled(mut self, value: impl Into<bool>) -> Self {
+        self.prompt_model_auto_rollback_enabled = Some(Some(value.into()));
+        self
+    }
+    ///Set `prompt_model_auto_rollback_triggers`: array of string, optional, may be null.
+    pub fn prompt_model_auto_rollback_triggers(
+        mut self,
+        value: impl Into<Vec<String>>,
+    ) -> Self {
+        self.prompt_model_auto_rollback_triggers = Some(Some(value.into()));
+        self
+    }
+    ///Set `prompt_model_auto_upgrade_strategy`: one of `"none"`, `"early_adopter"`, `"middle_of_road"`, `"cautious_adopter"`, optional, may be null.
+    pub fn prompt_model_auto_upgrade_strategy(
+        mut self,
+        value: impl Into<crate::types::PromptModelAutoUpgradeStrategy>,
+    ) -> Self {
+        self.prompt_model_auto_upgrade_strategy = Some(Some(value.into()));
+        self
+    }
+    ///Set `retry_on_failure`: boolean, optional, may be null.
+    pub fn retry_on_failure(mut self, value: impl Into<bool>) -> Self {
+        self.retry_on_failure = Some(Some(value.into()));
+        self
+    }
+    ///Set `sampling_config`: object, optional, may be null.
+    pub fn sampling_config(
+        mut self,
+        value: impl Into<::serde_json::Map<String, ::serde_json::Value>>,
+    ) -> Self {
+        self.sampling_config = Some(Some(value.into()));
+        self
+    }
+    ///Set `set_default_evaluation_tier`: boolean, optional, default `false`.
+    pub fn set_default_evaluation_tier(mut self, value: impl Into<bool>) -> Self {
+        self.set_default_evaluation_tier = value.into();
+        self
+    }
+    ///Set `set_prompt_model_auto_rollback_triggers`: boolean, optional, default `false`.
+    pub fn set_prompt_model_auto_rollback_triggers(
+        mut self,
+        value: impl Into<bool>,
+    ) -> Self {
+        self.set_prompt_model_auto_rollback_triggers = value.into();
+        self
+    }
+    ///Set `set_sampling_config`: boolean, optional, default `false`.
+    pub fn set_sampling_config(mut self, value: impl Into<bool>) -> Self {
+        self.set_sampling_config = value.into();
+        self
+    }
+}
+impl UpdateAlertConfigRequest {
+    ///Set `cooldown_minutes`: integer, optional, may be null.
+    pub fn cooldown_minutes(
+        mut self,
+        value: impl Into<super::support::Integer>,
+    ) -> Self {
+        self.cooldown_minutes = Some(Some(value.into().get()));
+        self
+    }
+    ///Set `distribution_type`: string, optional, may be null.
+    pub fn distribution_type(mut self, value: impl Into<String>) -> Self {
+        self.distribution_type = Some(Some(value.into()));
+        self
+    }
+    ///Set `enabled`: boolean, optional, may be null.
+    pub fn enabled(mut self, value: impl Into<bool>) -> Self {
+        self.enabled = Some(Some(value.into()));
+        self
+    }
+    ///Set `recipient_user_ids`: array of string, optional, may be null.
+    pub fn recipient_user_ids(mut self, value: impl Into<Vec<String>>) -> Self {
+        self.recipient_user_ids = Some(Some(value.into()));
+        self
+    }
+    ///Set `threshold`: object, optional, may be null.
+    pub fn threshold(
+        mut self,
+        value: impl Into<::serde_json::Map<String, ::serde_json::Value>>,
+    ) -> Self {
+        self.threshold = Some(Some(value.into()));
+        self
+    }
+}
+impl UpdateApiVersionRequest {
+    ///Set `version`: string, optional, may be null.
+    pub fn version(mut self, value: impl Into<String>) -> Self {
+        self.version = Some(Some(value.into()));
+        self
+    }
+}
+impl UpdateEvaluationCriteriaRequest {
+    ///Set `description`: string, optional, may be null.
+    pub fn description(mut self, value: impl Into<String>) -> Self {
+        self.description = Some(Some(value.into()));
+        self
+    }
+    ///Set `enabled`: boolean, optional, may be null.
+    pub fn enabled(mut self, value: impl Into<bool>) -> Self {
+        self.enabled = Some(Some(value.into()));
+        self
+    }
+    ///Set `evaluation_prompt`: string, optional, may be null.
+    pub fn evaluation_prompt(mut self, value: impl Into<String>) -> Self {
+        self.evaluation_prompt = Some(Some(value.into()));
+        self
+    }
+    ///Set `evaluation_tier`: one of `"fast"`, `"balanced"`, `"thorough"`, optional, may be null.
+    pub fn evaluation_tier(
+        mut self,
+        value: impl Into<crate::types::AgentEvaluationTier>,
+    ) -> Self {
+        self.evaluation_tier = Some(Some(value.into()));
+        self
+    }
+    ///Set `expectation_config`: object, optional, may be null.
+    pub fn expectation_config(
+        mut self,
+        value: impl Into<::serde_json::Map<String, ::serde_json::Value>>,
+    ) -> Self {
+        self.expectation_config = Some(Some(value.into()));
+        self
+    }
+    ///Set `pass_threshold`: number, optional, may be null, at least 0, at most 1.
+    pub fn pass_threshold(mut self, value: impl Into<f64>) -> Self {
+        self.pass_threshold = Some(Some(value.into()));
+        self
+    }
+    ///Set `step_id`: string, optional, may be null.
+    pub fn step_id(mut self, value: impl Into<String>) -> Self {
+        self.step_id = Some(Some(value.into()));
+        self
+    }
+}
+impl UpdateKnowledgeBaseBody {
+    ///Set `default_score_threshold`: number, optional, may be null, at least -1, at most 1.
+    pub fn default_score_threshold(mut self, value: impl Into<f64>) -> Self {
+        self.default_score_threshold = Some(Some(value.into()));
+        self
+    }
+    ///Set `default_top_k`: integer, optional, may be null, 0 to 200.
+    pub fn default_top_k(mut self, value: impl Into<super::support::Integer>) -> Self {
+        self.default_top_k = Some(Some(value.into().get()));
+        self
+    }
+    ///Set `default_top_n`: integer, optional, may be null, 0 to 200.
+    pub fn default_top_n(mut self, value: impl Into<super::support::Integer>) -> Self {
+        self.default_top_n = Some(Some(value.into().get()));
+        self
+    }
+    ///Set `description`: string, optional, may be null, at most 1000 characters.
+    pub fn description(mut self, value: impl Into<String>) -> Self {
+        self.description = Some(Some(value.into()));
+        self
+    }
+    ///Set `name`: string, optional, may be null, 1 to 255 characters.
+    pub fn name(mut self, value: impl Into<String>) -> Self {
+        self.name = Some(Some(value.into()));
+        self
+    }
+    ///Set `reranker_model`: string, optional, may be null.
+    pub fn reranker_model(mut self, value: impl Into<String>) -> Self {
+        self.reranker_model = Some(Some(value.into()));
+        self
+    }
+    ///Set `source_ids`: array of string, optional, may be null.
+    pub fn source_ids(mut self, value: impl Into<Vec<String>>) -> Self {
+        self.source_ids = Some(Some(value.into()));
+        self
+    }
+}
+impl UpdateMemoryBankBody {
+    ///Set `compaction_prompt`: string, optional, may be null.
+    pub fn compaction_prompt(mut self, value: impl Into<String>) -> Self {
+        self.compaction_prompt = Some(Some(value.into()));
+        self
+    }
+    ///Set `description`: string, optional, may be null, at most 1000 characters.
+    pub fn description(mut self, value: impl Into<String>) -> Self {
+        self.description = Some(Some(value.into()));
+        self
+    }
+    ///Set `max_age_days`: integer, optional, may be null, at least 0.
+    pub fn max_age_days(mut self, value: impl Into<super::support::Integer>) -> Self {
+        self.max_age_days = Some(Some(value.into().get()));
+        self
+    }
+    ///Set `max_size_tokens`: integer, optional, may be null, at least 0.
+    pub fn max_size_tokens(mut self, value: impl Into<super::support::Integer>) -> Self {
+        self.max_size_tokens = Some(Some(value.into().get()));
+        self
+    }
+    ///Set `max_turns`: integer, optional, may be null, at least 0.
+    pub fn max_turns(mut self, value: impl Into<super::support::Integer>) -> Self {
+        self.max_turns = Some(Some(value.into().get()));
+        self
+    }
+    ///Set `name`: string, optional, may be null, 1 to 255 characters.
+    pub fn name(mut self, value: impl Into<String>) -> Self {
+        self.name = Some(Some(value.into()));
+        self
+    }
+    ///Set `retention_days`: integer, optional, may be null, at least 0.
+    pub fn retention_days(mut self, value: impl Into<super::support::Integer>) -> Self {
+        self.retention_days = Some(Some(value.into().get()));
+        self
+    }
+}
+impl UpdateOrganizationAlertPreferenceRequest {
+    ///Takes the required fields; every other field starts at its spec default or unset.
+    pub fn new(subscribed: impl Into<bool>) -> Self {
+        Self {
+            subscribed: subscribed.into(),
+        }
+    }
+}
+impl UpdateSolutionRequest {
+    ///Set `description`: string, optional, may be null.
+    pub fn description(mut self, value: impl Into<String>) -> Self {
+        self.description = Some(Some(value.into()));
+        self
+    }
+    ///Set `name`: string, optional, may be null.
+    pub fn name(mut self, value: impl Into<String>) -> Self {
+        self.name = Some(Some(value.into()));
+        self
+    }
+}
+impl UpdateSourceBody {
+    ///Set `media_types`: array of string, optional, may be null.
+    pub fn media_types(mut self, value: impl Into<Vec<String>>) -> Self {
+        self.media_types = Some(Some(value.into()));
+        self
+    }
+    ///Set `name`: string, optional, may be null, 1 to 255 characters.
+    pub fn name(mut self, value: impl Into<String>) -> Self {
+        self.name = Some(Some(value.into()));
+        self
+    }
+    ///Set `polling`: string, optional, may be null.
+    pub fn polling(mut self, value: impl Into<String>) -> Self {
+        self.polling = Some(Some(value.into()));
+        self
+    }
+    ///Set `retention_days`: integer, optional, may be null, default `-1`.
+    pub fn retention_days(mut self, value: impl Into<super::support::Integer>) -> Self {
+        self.retention_days = Some(value.into().get());
+        self
+    }
+}
+///Open string enum: 1 known values, and `Unknown` for any other string (an answer never fails on a new value).
 #[derive(
     Clone,
     Debug,
@@ -3342,7 +6038,7 @@ impl super::support::QueryValue for AgentDefinitionImportErrorResponseError {
         q.pair(name, self.as_str());
     }
 }
-///Open enum: the values this spec lists, plus `Unknown` for any other string.
+///Open string enum: 3 known values, and `Unknown` for any other string (an answer never fails on a new value).
 #[derive(
     Clone,
     Debug,
@@ -3416,7 +6112,7 @@ impl super::support::QueryValue for AgentEvaluationTier {
         q.pair(name, self.as_str());
     }
 }
-///Open enum: the values this spec lists, plus `Unknown` for any other string.
+///Open string enum: 2 known values, and `Unknown` for any other string (an answer never fails on a new value).
 #[derive(
     Clone,
     Debug,
@@ -3485,7 +6181,7 @@ impl super::support::QueryValue for DocsSearchMode {
         q.pair(name, self.as_str());
     }
 }
-///Open enum: the values this spec lists, plus `Unknown` for any other string.
+///Open string enum: 5 known values, and `Unknown` for any other string (an answer never fails on a new value).
 #[derive(
     Clone,
     Debug,
@@ -3569,7 +6265,7 @@ impl super::support::QueryValue for EvaluationStatus {
         q.pair(name, self.as_str());
     }
 }
-///Open enum: the values this spec lists, plus `Unknown` for any other string.
+///Open string enum: 4 known values, and `Unknown` for any other string (an answer never fails on a new value).
 #[derive(
     Clone,
     Debug,
@@ -3648,7 +6344,7 @@ impl super::support::QueryValue for ExportFormat {
         q.pair(name, self.as_str());
     }
 }
-///Open enum: the values this spec lists, plus `Unknown` for any other string.
+///Open string enum: 1 known values, and `Unknown` for any other string (an answer never fails on a new value).
 #[derive(
     Clone,
     Debug,
@@ -3712,7 +6408,7 @@ impl super::support::QueryValue for InsufficientCreditsDetailError {
         q.pair(name, self.as_str());
     }
 }
-///Open enum: the values this spec lists, plus `Unknown` for any other string.
+///Open string enum: 3 known values, and `Unknown` for any other string (an answer never fails on a new value).
 #[derive(
     Clone,
     Debug,
@@ -3786,7 +6482,7 @@ impl super::support::QueryValue for PlaygroundCreateRequestEvaluationComplexity 
         q.pair(name, self.as_str());
     }
 }
-///Open enum: the values this spec lists, plus `Unknown` for any other string.
+///Open string enum: 2 known values, and `Unknown` for any other string (an answer never fails on a new value).
 #[derive(
     Clone,
     Debug,
@@ -3855,7 +6551,7 @@ impl super::support::QueryValue for PlaygroundCreateRequestEvaluationMode {
         q.pair(name, self.as_str());
     }
 }
-///Open enum: the values this spec lists, plus `Unknown` for any other string.
+///Open string enum: 4 known values, and `Unknown` for any other string (an answer never fails on a new value).
 #[derive(
     Clone,
     Debug,
@@ -3934,7 +6630,7 @@ impl super::support::QueryValue for PromptModelAutoUpgradeStrategy {
         q.pair(name, self.as_str());
     }
 }
-///Open enum: the values this spec lists, plus `Unknown` for any other string.
+///Open string enum: 7 known values, and `Unknown` for any other string (an answer never fails on a new value).
 #[derive(
     Clone,
     Debug,
@@ -4028,7 +6724,7 @@ impl super::support::QueryValue for RunStatus {
         q.pair(name, self.as_str());
     }
 }
-///Open enum: the values this spec lists, plus `Unknown` for any other string.
+///Open string enum: 4 known values, and `Unknown` for any other string (an answer never fails on a new value).
 #[derive(
     Clone,
     Debug,

@@ -42,6 +42,8 @@ pub struct OpSpec {
     pub body: Option<&'static str>,
     /// Optional (query) inputs and their Rust types.
     pub optional: &'static [(&'static str, &'static str)],
+    /// What the spec says of each input (limits, defaults, allowed values).
+    pub facts: &'static [seclai_gen::InputFact],
     /// Parse the matches, send, print.
     pub run: fn(&Ctx, &ArgMatches) -> Result<(), CliError>,
 }
@@ -83,12 +85,20 @@ pub enum Location {
 
 /// The help line of one input. The only place input help is written, so
 /// richer per-input facts (defaults, limits, allowed values) plug in here.
-pub fn input_help(_op: &OpSpec, input: &str, ty: &str, location: Location) -> String {
+pub fn input_help(op: &OpSpec, input: &str, ty: &str, location: Location) -> String {
+    let name = input::bare(input);
+    let fact = op
+        .facts
+        .iter()
+        .find(|f| f.name == name || f.name.replace('-', "_") == name);
+    if let Some(f) = fact.filter(|f| !f.facts.is_empty()) {
+        return format!("{name}: {}", f.facts);
+    }
     let place = match location {
         Location::Path => "path",
         Location::Query => "query",
     };
-    format!("{} ({place}, {})", input::bare(input), short_type(ty))
+    format!("{name} ({place}, {})", short_type(ty))
 }
 
 /// The resource group of a command in `seclai --help`.
@@ -139,6 +149,7 @@ macro_rules! cli_table {
                     required: &[$(stringify!($req)),*],
                     body: cli_table!(@body $($body)?),
                     optional: &[$((stringify!($opt), stringify!($opt_ty))),*],
+                    facts: <ops::$op as Operation>::INPUTS,
                     run: |ctx, m| {
                         #[allow(unused_mut)]
                         let mut op = ops::$op::new(

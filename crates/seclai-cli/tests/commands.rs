@@ -264,6 +264,8 @@ fn bad_input_is_a_usage_error_and_nothing_is_sent() {
         &["get-agent"],
         &["list-agents", "--no-such-flag"],
         &["list-agents", "--limit", "many"],
+        &["list-agents", "--limit", "500"],
+        &["list-agents", "--page", "0"],
         &["create-agent", "--body", "{not json"],
         &["create-agent", "--body", "[1,2]"],
         &["create-agent", "--body", "@/no/such/file.json"],

@@ -163,6 +163,55 @@ fn blocking_builder(dir: &Path, server: &RawServer) -> seclai_blocking::ClientBu
 
 // --- scenarios, run against each client ------------------------------------
 
+/// A token endpoint that issues tokens living less than the refresh margin
+/// is asked once per token, not once per call.
+fn short_lived_tokens_are_refreshed_once(make: Make) {
+    let login = Login::expired();
+    let short = Script::json(
+        200,
+        format!(r#"{{"access_token":"{NEW_ACCESS}","expires_in":20,"token_type":"Bearer"}}"#),
+    );
+    let server = server(short, Duration::ZERO);
+    let call = make(login.path(), &server, false);
+    for _ in 0..5 {
+        call().unwrap();
+    }
+    assert_eq!(refreshes(&server).len(), 1);
+}
+
+/// A cache that is not a regular file, is writable by everyone, or is a
+/// device is refused with an error naming the file and the reason, at once.
+fn hostile_cache_files_are_refused(make: Make) {
+    use std::os::unix::fs::PermissionsExt;
+    let login = Login::valid();
+    let cache = login.cache();
+    std::fs::set_permissions(&cache, std::fs::Permissions::from_mode(0o666)).unwrap();
+    let server = server(token_ok(), Duration::ZERO);
+    let e = make(login.path(), &server, false)()
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("writable by every user"), "{e}");
+    std::fs::remove_file(&cache).unwrap();
+    std::os::unix::fs::symlink("/dev/zero", &cache).unwrap();
+    let started = std::time::Instant::now();
+    let e = make(login.path(), &server, false)()
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("not a regular file"), "{e}");
+    std::fs::remove_file(&cache).unwrap();
+    let fifo = std::process::Command::new("mkfifo")
+        .arg(&cache)
+        .status()
+        .unwrap();
+    assert!(fifo.success());
+    let e = make(login.path(), &server, false)()
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("not a regular file"), "{e}");
+    assert!(started.elapsed() < Duration::from_secs(5));
+    assert!(api_calls(&server).is_empty());
+}
+
 fn valid_token_is_sent_with_the_profile_account(make: Make) {
     let login = Login::valid();
     let before = login.cache_bytes();
@@ -451,4 +500,21 @@ fn concurrent_callers_share_a_refresh_failure() {
     // Everyone waiting on the refresh gets its failure; nobody retries it.
     assert_eq!(refreshes(&server).len(), 1);
     assert_eq!(login.cache_bytes(), before);
+}
+
+#[test]
+fn async_short_lived_tokens_are_refreshed_once() {
+    short_lived_tokens_are_refreshed_once(async_client);
+}
+#[test]
+fn blocking_short_lived_tokens_are_refreshed_once() {
+    short_lived_tokens_are_refreshed_once(blocking_client);
+}
+#[test]
+fn async_hostile_cache_files_are_refused() {
+    hostile_cache_files_are_refused(async_client);
+}
+#[test]
+fn blocking_hostile_cache_files_are_refused() {
+    hostile_cache_files_are_refused(blocking_client);
 }

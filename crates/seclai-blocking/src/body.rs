@@ -69,10 +69,16 @@ pub struct RunStream {
 
 impl std::fmt::Debug for RunStream {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("RunStream")
-            .field("run_id", &self.feed.run_id())
-            .field("status", &self.feed.head().status())
-            .finish_non_exhaustive()
+        self.feed.fmt(f)
+    }
+}
+
+impl std::ops::Deref for RunStream {
+    type Target = EventFeed;
+    /// The stream's state: `run_id()` once known, and `head()`, the
+    /// opening response (status, headers, request id, rate limits).
+    fn deref(&self) -> &EventFeed {
+        &self.feed
     }
 }
 
@@ -83,16 +89,6 @@ impl RunStream {
             reader: Some(reader),
             buf: vec![0; 16 * 1024],
         }
-    }
-
-    /// The run id, once an event (normally `init`) named it.
-    pub fn run_id(&self) -> Option<&str> {
-        self.feed.run_id()
-    }
-
-    /// The opening response: status, headers, request id, rate limits.
-    pub fn head(&self) -> &OpenedHead {
-        self.feed.head()
     }
 
     /// Read to the end and return the `done` run (no polling): a failed
@@ -147,12 +143,7 @@ pub struct Download {
 
 impl std::fmt::Debug for Download {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let head = self.feed.head();
-        f.debug_struct("Download")
-            .field("content_type", &head.content_type())
-            .field("file_name", &head.file_name())
-            .field("content_length", &head.content_length())
-            .finish_non_exhaustive()
+        self.feed.fmt(f)
     }
 }
 

@@ -38,6 +38,7 @@ pub use body::{Download, ItemIter, RunStream};
 pub use client::{Client, ClientBuilder};
 pub use seclai_core::multipart::Upload;
 pub use seclai_core::poll::PollPolicy;
+pub use seclai_core::stream::{DownloadFeed, EventFeed};
 pub use seclai_core::webhook::{WebhookEvent, WebhookEventKind};
 pub use seclai_core::{
     ApiError, ApiVersion, ClientConfig, DecodeError, Error, OpenedHead, RateLimit, Response,

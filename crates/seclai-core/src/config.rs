@@ -617,22 +617,6 @@ impl ClientConfig {
     }
 }
 
-/// `Debug` for a client or client builder: its configuration (which
-/// redacts secrets) and nothing else, the same on both clients.
-#[macro_export]
-#[doc(hidden)]
-macro_rules! debug_shows_config {
-    ($ty:ident, $($field:ident).+) => {
-        impl ::std::fmt::Debug for $ty {
-            fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
-                f.debug_struct(stringify!($ty))
-                    .field("config", &self.$($field).+)
-                    .finish_non_exhaustive()
-            }
-        }
-    };
-}
-
 /// Forwards every [`ConfigBuilder`] setter from a client builder with a
 /// `config: ConfigBuilder` field, so both clients offer the same options
 /// without writing them twice.

@@ -484,55 +484,6 @@ impl Progress {
     }
 }
 
-/// What every client's `Download` shares: the accessors (`headers`,
-/// `content_type`, `file_name`, `content_length`, `progress`) and a `Debug`
-/// that shows those, for a type with `headers: HeaderMap` and
-/// `progress: Progress` fields.
-#[macro_export]
-macro_rules! download_common {
-    ($ty:ident) => {
-        impl $ty {
-            /// Response headers.
-            pub fn headers(&self) -> &http::HeaderMap {
-                &self.headers
-            }
-            /// `Content-Type`, if sent.
-            pub fn content_type(&self) -> Option<&str> {
-                self.headers
-                    .get(http::header::CONTENT_TYPE)
-                    .and_then(|v| v.to_str().ok())
-            }
-            /// The file name from `Content-Disposition`, stripped of any directories.
-            pub fn file_name(&self) -> Option<String> {
-                $crate::download::file_name_from_headers(&self.headers)
-            }
-            /// `Content-Length`, if sent.
-            pub fn content_length(&self) -> Option<u64> {
-                $crate::download::content_length(&self.headers)
-            }
-            /// Report progress as `(bytes so far, total if known)`.
-            pub fn progress(
-                mut self,
-                callback: impl Fn(u64, Option<u64>) + Send + Sync + 'static,
-            ) -> Self {
-                let total = self.content_length();
-                self.progress = $crate::download::Progress::new(callback, total);
-                self
-            }
-        }
-
-        impl ::std::fmt::Debug for $ty {
-            fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
-                f.debug_struct(stringify!($ty))
-                    .field("content_type", &self.content_type())
-                    .field("file_name", &self.file_name())
-                    .field("content_length", &self.content_length())
-                    .finish_non_exhaustive()
-            }
-        }
-    };
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -35,37 +35,6 @@ pub struct CallOptions {
     pub extra_body: Option<serde_json::Value>,
 }
 
-/// Implements the per-call option setters on a call builder with an
-/// `options: CallOptions` field, once for both clients.
-#[macro_export]
-macro_rules! call_option_setters {
-    () => {
-        $crate::call_option_setters!(options);
-    };
-    ($($field:ident).+) => {
-        /// Overall timeout of each attempt of this call.
-        pub fn timeout(mut self, timeout: ::std::time::Duration) -> Self {
-            self.$($field).+.timeout = Some(timeout);
-            self
-        }
-        /// Maximum retries for this call.
-        pub fn max_retries(mut self, n: u32) -> Self {
-            self.$($field).+.max_retries = Some(n);
-            self
-        }
-        /// `Seclai-Version` for this call only.
-        pub fn api_version(mut self, version: impl Into<String>) -> Self {
-            self.$($field).+.api_version = Some(version.into());
-            self
-        }
-        /// An extra header for this call (CR/LF are rejected when sent).
-        pub fn header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
-            self.$($field).+.headers.push((name.into(), value.into()));
-            self
-        }
-    };
-}
-
 /// A request rendered for sending, minus credentials.
 #[derive(Debug, Clone)]
 pub struct Prepared {
@@ -121,22 +90,6 @@ pub fn prepare<O: Operation>(
         O::IDEMPOTENT,
         options,
     )
-}
-
-/// Render a descriptor whose answer is read over a long time (event
-/// streams, downloads, uploads): no overall timeout (the transport applies
-/// an idle timeout instead) and the given `Accept`.
-pub fn prepare_long<O: Operation>(
-    config: &ClientConfig,
-    op: &O,
-    accept: &'static str,
-) -> Result<Prepared> {
-    let mut prepared = prepare(config, op, &CallOptions::default())?;
-    prepared.timeout = None;
-    prepared
-        .headers
-        .insert(ACCEPT, HeaderValue::from_static(accept));
-    Ok(prepared)
 }
 
 /// Render a request from parts (the `request()` escape hatch and helpers).
@@ -308,13 +261,6 @@ mod tests {
             p.headers.get("x-api-key").is_none(),
             "credentials are added per attempt"
         );
-    }
-
-    #[test]
-    fn long_answers_have_no_overall_timeout() {
-        let p = prepare_long(&config(), &GetAgent::new("a"), "text/event-stream").unwrap();
-        assert_eq!(p.timeout, None);
-        assert_eq!(p.headers["accept"], "text/event-stream");
     }
 
     #[test]

@@ -567,36 +567,6 @@ impl FinalRun {
     }
 }
 
-/// What every client's `RunStream` shares, for a type with a
-/// `run_id: Option<String>` field: `run_id()`, a `note_run_id` step that
-/// remembers the first run id an event names, and a `Debug` showing it.
-#[macro_export]
-#[doc(hidden)]
-macro_rules! run_stream_common {
-    ($ty:ident) => {
-        impl $ty {
-            /// The run id, once an event (normally `init`) named it.
-            pub fn run_id(&self) -> Option<&str> {
-                self.run_id.as_deref()
-            }
-
-            fn note_run_id(&mut self, item: &$crate::Result<$crate::RunEvent>) {
-                if let (None, Ok(event)) = (&self.run_id, item) {
-                    self.run_id = event.run_id().map(str::to_string);
-                }
-            }
-        }
-
-        impl ::std::fmt::Debug for $ty {
-            fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
-                f.debug_struct(stringify!($ty))
-                    .field("run_id", &self.run_id)
-                    .finish_non_exhaustive()
-            }
-        }
-    };
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -190,7 +190,7 @@ pub fn parse_profile(text: Option<&str>, name: &str, env: EnvFn<'_>) -> Result<S
 /// exists.
 pub fn load_profile(dir: &Path, name: &str, env: EnvFn<'_>) -> Result<(SsoProfile, bool)> {
     let path = dir.join("config");
-    let text = match std::fs::read(&path) {
+    let text = match read_guarded(&path) {
         Ok(bytes) => Some(String::from_utf8_lossy(&bytes).into_owned()),
         Err(e) if e.kind() == io::ErrorKind::NotFound => None,
         Err(e) => {
@@ -408,8 +408,61 @@ pub fn format_rfc3339(t: SystemTime) -> String {
 /// Whether a token expiring at `expires_at` is still usable at `now`
 /// (more than [`EXPIRY_MARGIN`] left).
 pub fn is_fresh(expires_at: SystemTime, now: SystemTime) -> bool {
-    now.checked_add(EXPIRY_MARGIN)
+    is_fresh_within(expires_at, now, EXPIRY_MARGIN)
+}
+
+/// [`is_fresh`] with a given margin.
+fn is_fresh_within(expires_at: SystemTime, now: SystemTime, margin: Duration) -> bool {
+    now.checked_add(margin)
         .is_some_and(|limit| limit < expires_at)
+}
+
+/// The refresh margin of a token that lives `lifetime`: [`EXPIRY_MARGIN`],
+/// but never more than half the lifetime, so a token the endpoint issues
+/// for less than a minute is refreshed once, not on every call.
+fn margin_for(lifetime: Duration) -> Duration {
+    EXPIRY_MARGIN.min(lifetime / 2)
+}
+
+/// Largest SSO config or token cache file read (1 MiB).
+pub const MAX_SSO_FILE: u64 = 1024 * 1024;
+
+/// Read an SSO config or cache file, refusing what could be a trap: not a
+/// regular file (a FIFO would block forever, a device never end), larger
+/// than [`MAX_SSO_FILE`], writable by every user, or owned by another user
+/// (root excepted). The error says which.
+pub fn read_guarded(path: &Path) -> io::Result<Vec<u8>> {
+    use std::io::Read;
+    let meta = std::fs::metadata(path)?;
+    if !meta.is_file() {
+        return Err(io::Error::other("it is not a regular file"));
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        if meta.mode() & 0o002 != 0 {
+            return Err(io::Error::other(
+                "it is writable by every user (run `chmod o-w` on it)",
+            ));
+        }
+        // /proc/self belongs to this process's effective user (Linux).
+        if let Ok(me) = std::fs::metadata("/proc/self") {
+            if meta.uid() != me.uid() && meta.uid() != 0 {
+                return Err(io::Error::other("it is owned by another user"));
+            }
+        }
+    }
+    if meta.len() > MAX_SSO_FILE {
+        return Err(io::Error::other("it is larger than 1 MiB"));
+    }
+    let mut bytes = Vec::new();
+    std::fs::File::open(path)?
+        .take(MAX_SSO_FILE + 1)
+        .read_to_end(&mut bytes)?;
+    if bytes.len() as u64 > MAX_SSO_FILE {
+        return Err(io::Error::other("it is larger than 1 MiB"));
+    }
+    Ok(bytes)
 }
 
 // ---------------------------------------------------------------------------
@@ -534,6 +587,11 @@ fn create_private_dir(dir: &Path) -> io::Result<()> {
         .recursive(true)
         .mode(0o700)
         .create(dir)?;
+    // A directory reached through a symlink is someone's shared place (a
+    // link into /tmp, say): leave its mode alone.
+    if std::fs::symlink_metadata(dir)?.file_type().is_symlink() {
+        return Ok(());
+    }
     let mode = std::fs::metadata(dir)?.permissions().mode();
     if mode & 0o777 != 0o700 {
         std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))?;
@@ -605,7 +663,7 @@ pub struct CacheStatus {
 /// none; a file that cannot be read or parsed is an [`Error::Config`] that
 /// names only the position of the problem.
 pub fn cache_status(path: &Path) -> Result<Option<CacheStatus>> {
-    let bytes = match std::fs::read(path) {
+    let bytes = match read_guarded(path) {
         Ok(b) => b,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
         Err(e) => {
@@ -680,7 +738,7 @@ pub fn save_profile(dir: &Path, name: &str, entries: &[(&str, &str)]) -> Result<
         }
     }
     let path = dir.join("config");
-    let text = match std::fs::read(&path) {
+    let text = match read_guarded(&path) {
         Ok(b) => String::from_utf8_lossy(&b).into_owned(),
         Err(e) if e.kind() == io::ErrorKind::NotFound => String::new(),
         Err(e) => {
@@ -778,6 +836,7 @@ impl SsoSettings {
 struct Token {
     access: Secret,
     expires_at: SystemTime,
+    margin: Duration,
 }
 
 /// A refresh's failure, kept so that callers who waited for it get it too.
@@ -907,7 +966,7 @@ impl SsoSource {
     }
 
     fn read_cache(&self) -> Result<CacheFile> {
-        let bytes = std::fs::read(&self.cache_path).map_err(|e| {
+        let bytes = read_guarded(&self.cache_path).map_err(|e| {
             let what = if e.kind() == io::ErrorKind::NotFound {
                 "no SSO token is cached".to_string()
             } else {
@@ -943,6 +1002,7 @@ impl SsoSource {
                 st.token = Some(Token {
                     access: access.clone(),
                     expires_at: exp,
+                    margin: EXPIRY_MARGIN,
                 });
                 Ok((Some(access), file))
             }
@@ -955,7 +1015,11 @@ impl SsoSource {
     pub fn current(&self) -> Result<Option<Secret>> {
         let now = SystemTime::now();
         let mut st = self.lock();
-        if let Some(t) = st.token.as_ref().filter(|t| is_fresh(t.expires_at, now)) {
+        if let Some(t) = st
+            .token
+            .as_ref()
+            .filter(|t| is_fresh_within(t.expires_at, now, t.margin))
+        {
             return Ok(Some(t.access.clone()));
         }
         self.load(&mut st, now).map(|(token, _)| token)
@@ -966,7 +1030,11 @@ impl SsoSource {
     pub fn step(self: &Arc<Self>) -> Result<ResolveStep> {
         let now = SystemTime::now();
         let mut st = self.lock();
-        if let Some(t) = st.token.as_ref().filter(|t| is_fresh(t.expires_at, now)) {
+        if let Some(t) = st
+            .token
+            .as_ref()
+            .filter(|t| is_fresh_within(t.expires_at, now, t.margin))
+        {
             return Ok(ResolveStep::Ready(Resolved::Bearer(t.access.clone())));
         }
         if st.in_flight {
@@ -1032,7 +1100,7 @@ impl SsoSource {
         access: &str,
         expires_at: SystemTime,
     ) -> io::Result<()> {
-        let bytes = match std::fs::read(&self.cache_path) {
+        let bytes = match read_guarded(&self.cache_path) {
             Ok(b) => b,
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
             Err(e) => return Err(e),
@@ -1144,9 +1212,8 @@ impl RefreshTicket {
             .ok_or_else(bad)?
             .to_string();
         let now = SystemTime::now();
-        let expires_at = now
-            .checked_add(Duration::from_secs(expires_in(answer.expires_in.as_ref())))
-            .unwrap_or(now);
+        let lifetime = Duration::from_secs(expires_in(answer.expires_in.as_ref()));
+        let expires_at = now.checked_add(lifetime).unwrap_or(now);
         if let Err(_e) = src.write_refreshed(&answer, &access, expires_at) {
             // The token is still good for this process; only the cache write
             // failed (e.g. a read-only file system).
@@ -1160,6 +1227,7 @@ impl RefreshTicket {
         Ok(Token {
             access: Secret::new(access),
             expires_at,
+            margin: margin_for(lifetime),
         })
     }
 

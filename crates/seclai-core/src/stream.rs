@@ -72,7 +72,6 @@ pub enum FeedStep {
 /// `timeout` event is an `Err` ([`StreamError::ServerError`] /
 /// [`StreamError::ServerTimeout`], with the event's run id and payload), and
 /// a stream cut before its final event is [`StreamError::EndedEarly`].
-#[derive(Debug)]
 pub struct EventFeed {
     head: OpenedHead,
     pump: EventPump,
@@ -81,6 +80,15 @@ pub struct EventFeed {
     max_json: usize,
     run_id: Option<String>,
     closed: bool,
+}
+
+impl std::fmt::Debug for EventFeed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RunStream")
+            .field("run_id", &self.run_id)
+            .field("status", &self.head.status)
+            .finish_non_exhaustive()
+    }
 }
 
 impl EventFeed {
@@ -215,12 +223,22 @@ pub fn too_large(limit: usize) -> Error {
 
 /// An opened download: its head, how long each read may wait, and what a
 /// failed read means.
-#[derive(Debug)]
 pub struct DownloadFeed {
     head: OpenedHead,
     bounds: ReadBounds,
     progress: crate::download::Progress,
     finished: bool,
+}
+
+impl std::fmt::Debug for DownloadFeed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Download")
+            .field("status", &self.head.status)
+            .field("content_type", &self.head.content_type())
+            .field("file_name", &self.head.file_name())
+            .field("content_length", &self.head.content_length())
+            .finish_non_exhaustive()
+    }
 }
 
 impl DownloadFeed {

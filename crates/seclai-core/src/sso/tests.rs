@@ -974,3 +974,30 @@ fn save_profile_edits_one_section_and_keeps_the_rest() {
     assert_eq!(new.account_id.as_deref(), Some("acc"));
     assert!(save_profile(dir.path(), "x", &[("k", "a\nb")]).is_err());
 }
+
+#[cfg(unix)]
+#[test]
+fn a_cache_directory_reached_through_a_symlink_keeps_its_mode() {
+    use std::os::unix::fs::PermissionsExt;
+    let tmp = tempfile::tempdir().unwrap();
+    let shared = tmp.path().join("shared");
+    std::fs::create_dir(&shared).unwrap();
+    std::fs::set_permissions(&shared, std::fs::Permissions::from_mode(0o1777)).unwrap();
+    let link = tmp.path().join("cache");
+    std::os::unix::fs::symlink(&shared, &link).unwrap();
+    super::create_private_dir(&link).unwrap();
+    let mode = std::fs::metadata(&shared).unwrap().permissions().mode() & 0o7777;
+    assert_eq!(mode, 0o1777);
+}
+
+#[test]
+fn short_lifetimes_get_half_their_lifetime_as_margin() {
+    assert_eq!(
+        super::margin_for(Duration::from_secs(3600)),
+        super::EXPIRY_MARGIN
+    );
+    assert_eq!(
+        super::margin_for(Duration::from_secs(20)),
+        Duration::from_secs(10)
+    );
+}

@@ -22,14 +22,6 @@ pub struct Client {
     pub(crate) inner: Arc<Inner>,
 }
 
-impl std::fmt::Debug for Client {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Client")
-            .field("config", &self.inner.config)
-            .finish_non_exhaustive()
-    }
-}
-
 /// Builds a [`Client`]; every option of [`ConfigBuilder`] is here too.
 #[derive(Default)]
 pub struct ClientBuilder {
@@ -154,21 +146,6 @@ fn tls_config(config: &ClientConfig) -> Result<ureq::tls::TlsConfig> {
 }
 
 impl Client {
-    /// Start a builder.
-    pub fn builder() -> ClientBuilder {
-        ClientBuilder::default()
-    }
-
-    /// A client configured from the environment (`SECLAI_API_KEY`, `SECLAI_API_URL`).
-    pub fn from_env() -> Result<Client> {
-        Client::builder().build()
-    }
-
-    /// The configuration in use.
-    pub fn config(&self) -> &ClientConfig {
-        &self.inner.config
-    }
-
     /// The underlying HTTP agent (same name on the async client).
     pub fn http_client(&self) -> &ureq::Agent {
         &self.inner.http

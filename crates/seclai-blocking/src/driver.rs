@@ -5,13 +5,13 @@
 use crate::body::{Download, ItemIter, RunStream};
 use crate::client::{Client, classify};
 use bytes::Bytes;
-use seclai_core::call::{Driver, PageStep, PageWalk};
+use seclai_core::call::{Driver, PageWalk};
 use seclai_core::engine::{
-    Answer, Attempt, AttemptBody, BodyRead, CallMachine, Head, RefreshRequest, Step,
+    Answer, Attempt, AttemptBody, BodyRead, CallMachine, Head, RefreshRequest,
 };
 use seclai_core::run_events::RunEventDecoder;
 use seclai_core::stream::{DownloadFeed, EventFeed};
-use seclai_core::wait::{WaitStep, Waiter, Watched};
+use seclai_core::wait::{Waiter, Watched};
 use seclai_core::{Error, Result, TransportError, TransportKind};
 use serde::de::DeserializeOwned;
 use std::io::Read;
@@ -19,10 +19,7 @@ use std::io::Read;
 type Response = http::Response<ureq::Body>;
 
 /// How a driven call ended: a whole answer, or an opened response.
-enum Driven {
-    Answer(Answer),
-    Open(Response, Head),
-}
+type Driven = std::result::Result<Answer, (Response, Head)>;
 
 impl Driver for Client {
     type Out<T: Send + 'static> = Result<T>;
@@ -60,21 +57,7 @@ impl Driver for Client {
         let client = self.clone();
         let mut walk = Some(walk);
         ItemIter::new(Box::new(std::iter::from_fn(move || {
-            let w = walk.as_mut()?;
-            loop {
-                match w.next_step() {
-                    PageStep::Item(item) => return Some(Ok(item)),
-                    PageStep::Fail(e) => {
-                        walk = None;
-                        return Some(Err(e));
-                    }
-                    PageStep::End => {
-                        walk = None;
-                        return None;
-                    }
-                    PageStep::Fetch(m) => w.on_page(client.answer(m)),
-                }
-            }
+            seclai_core::__next_item!(&client, &mut walk, [])
         })))
     }
 
@@ -82,101 +65,66 @@ impl Driver for Client {
         self.items(walk).collect()
     }
 
-    fn wait<T>(&self, mut waiter: Waiter<T>) -> Result<T>
+    fn wait<T>(&self, waiter: Waiter<T>) -> Result<T>
     where
         T: Watched + DeserializeOwned + Send + 'static,
     {
-        let mut events: Option<RunStream> = None;
-        let mut step = waiter.start();
-        loop {
-            step = match step {
-                WaitStep::OpenEvents(m) => match self.events(m, RunEventDecoder::verdict_only()) {
-                    Ok(s) => {
-                        events = Some(s);
-                        waiter.on_opened(Ok(()))
-                    }
-                    Err(e) => waiter.on_opened(Err(e)),
-                },
-                WaitStep::NextEvent => {
-                    let item = events.as_mut().and_then(Iterator::next);
-                    waiter.on_event(item)
-                }
-                WaitStep::Fetch(m) => {
-                    events = None;
-                    waiter.on_answer(self.answer(m))
-                }
-                WaitStep::Sleep(d) => {
-                    events = None;
-                    std::thread::sleep(d);
-                    waiter.on_slept()
-                }
-                WaitStep::Done(r) => return r,
-            }
-        }
+        seclai_core::__drive_wait!(self, waiter, [])
     }
 }
 
 impl Client {
     fn answer(&self, machine: Result<CallMachine>) -> Result<Answer> {
         match self.drive(machine?)? {
-            Driven::Answer(a) => Ok(a),
-            Driven::Open(..) => Err(Error::InvalidRequest("expected a whole answer".into())),
+            Ok(a) => Ok(a),
+            Err(_) => Err(Error::InvalidRequest("expected a whole answer".into())),
         }
     }
 
     fn open(&self, machine: Result<CallMachine>) -> Result<(Response, Head)> {
         match self.drive(machine?)? {
-            Driven::Open(resp, head) => Ok((resp, head)),
-            Driven::Answer(_) => Err(Error::InvalidRequest("expected a streamed answer".into())),
+            Err(opened) => Ok(opened),
+            Ok(_) => Err(Error::InvalidRequest("expected a streamed answer".into())),
         }
     }
 
-    /// The one loop: perform each step the machine asks for, inside the
-    /// call's span.
-    fn drive(&self, mut m: CallMachine) -> Result<Driven> {
+    /// The one loop (from `seclai_core`), inside the call's span.
+    fn drive(&self, machine: CallMachine) -> Result<Driven> {
         #[cfg(feature = "tracing")]
-        let span = seclai_core::engine::span(&m);
+        let span = seclai_core::engine::span(&machine);
         #[cfg(feature = "tracing")]
         let _entered = span.enter();
-        let mut resp: Option<Response> = None;
-        let mut step = m.start();
-        loop {
-            step = match step {
-                Step::FetchToken => {
-                    m.on_token(Err("this client has no async token provider".into()))
-                }
-                Step::AwaitCredentials(wait) => m.on_credentials(wait.wait()),
-                Step::Refresh(r) => m.on_refresh(self.refresh(r)),
-                Step::Send(attempt) => match self.send(attempt) {
-                    Ok(mut r) => {
-                        let (status, headers) = (r.status(), std::mem::take(r.headers_mut()));
-                        resp = Some(r);
-                        m.on_head(status, headers)
-                    }
-                    Err(e) => m.on_error(e),
-                },
-                Step::ReadBody(read) => match resp.take() {
-                    Some(r) => m.on_body(read_whole(&mut r.into_body().into_reader(), read)),
-                    None => m.on_body(Ok(Bytes::new())),
-                },
-                Step::Sleep(d) => {
-                    resp = None;
-                    std::thread::sleep(d);
-                    m.on_slept()
-                }
-                Step::Open(head) => {
-                    return match resp.take() {
-                        Some(r) => Ok(Driven::Open(r, head)),
-                        None => Err(Error::InvalidRequest("no response to open".into())),
-                    };
-                }
-                Step::Done(r) => return r.map(Driven::Answer),
-            }
-        }
+        seclai_core::__drive_call!(self, machine, [])
+    }
+
+    fn io_fetch_token(
+        &self,
+    ) -> std::result::Result<String, Box<dyn std::error::Error + Send + Sync>> {
+        Err("this client has no async token provider".into())
+    }
+
+    fn io_await_refresh(&self, wait: seclai_core::sso::RefreshWait) -> Result<()> {
+        wait.wait()
+    }
+
+    fn io_read_whole(
+        &self,
+        resp: Response,
+        read: BodyRead,
+    ) -> std::result::Result<Bytes, TransportError> {
+        read_whole(&mut resp.into_body().into_reader(), read)
+    }
+
+    fn io_sleep(&self, d: std::time::Duration) {
+        std::thread::sleep(d)
+    }
+
+    fn io_next_event(&self, events: &mut RunStream) -> Option<Result<seclai_core::RunEvent>> {
+        events.next()
     }
 
     /// Send one attempt; ureq applies each of its bounds per phase.
-    fn send(&self, a: Attempt) -> std::result::Result<Response, TransportError> {
+    fn io_send(&self, a: Attempt) -> std::result::Result<Response, TransportError> {
         let build = |e: http::Error| {
             TransportError::new(
                 TransportKind::Other,
@@ -219,7 +167,7 @@ impl Client {
     }
 
     /// Send the SSO token refresh and read its (bounded) answer.
-    fn refresh(
+    fn io_refresh(
         &self,
         r: RefreshRequest,
     ) -> std::result::Result<(http::StatusCode, http::HeaderMap, Bytes), TransportError> {

@@ -101,8 +101,32 @@ pub fn update_version<C: Driver>(client: &C, version: Option<&str>) -> Result<Ca
 #[macro_export]
 #[doc(hidden)]
 macro_rules! client_helpers {
-    ($client:ident) => {
+    ($client:ident, $builder:ident) => {
+        impl ::std::fmt::Debug for $client {
+            fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+                f.debug_struct(stringify!($client))
+                    .field("config", $crate::call::Driver::config(self))
+                    .finish_non_exhaustive()
+            }
+        }
+
         impl $client {
+            /// Start a builder.
+            pub fn builder() -> $builder {
+                $builder::default()
+            }
+
+            /// A client configured from the environment (`SECLAI_API_KEY`,
+            /// `SECLAI_API_URL`, SSO profile).
+            pub fn from_env() -> $crate::Result<$client> {
+                $builder::default().build()
+            }
+
+            /// The configuration in use.
+            pub fn config(&self) -> &$crate::ClientConfig {
+                $crate::call::Driver::config(self)
+            }
+
             /// Stream a run and return it once terminal, with
             /// [`WaitOptions::default`](crate::WaitOptions). Only a
             /// `completed` run is returned; a failed or cancelled one is

@@ -19,6 +19,8 @@ pub mod auth;
 pub mod call;
 pub mod config;
 pub mod download;
+#[doc(hidden)]
+pub mod drive;
 pub mod engine;
 pub mod error;
 pub mod exchange;
@@ -41,6 +43,8 @@ pub mod wait;
 pub mod webhook;
 
 pub use auth::{Credentials, ResolveStep, TokenProvider};
+#[doc(hidden)]
+pub use bytes as __bytes;
 pub use call::{Call, Download, Events, Json, Multipart};
 pub use config::{ApiVersion, ClientConfig, ConfigBuilder};
 pub use error::{ApiError, DecodeError, Error, Result, StreamError, TransportError, TransportKind};

@@ -29,14 +29,6 @@ pub struct Client {
     pub(crate) inner: Arc<Inner>,
 }
 
-impl std::fmt::Debug for Client {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Client")
-            .field("config", &self.inner.config)
-            .finish_non_exhaustive()
-    }
-}
-
 /// Builds a [`Client`]; every option of [`ConfigBuilder`] is here too.
 #[derive(Default)]
 pub struct ClientBuilder {
@@ -134,21 +126,6 @@ fn build_http(config: &ClientConfig) -> Result<reqwest::Client> {
 }
 
 impl Client {
-    /// Start a builder.
-    pub fn builder() -> ClientBuilder {
-        ClientBuilder::default()
-    }
-
-    /// A client configured from the environment (`SECLAI_API_KEY`, `SECLAI_API_URL`).
-    pub fn from_env() -> Result<Client> {
-        Client::builder().build()
-    }
-
-    /// The configuration in use.
-    pub fn config(&self) -> &ClientConfig {
-        &self.inner.config
-    }
-
     /// The underlying HTTP client (same name on the blocking client).
     pub fn http_client(&self) -> &reqwest::Client {
         &self.inner.http

@@ -6,13 +6,13 @@ use crate::body::{Download, ItemStream, RunStream, TimedBody};
 use crate::client::{Client, classify};
 use bytes::Bytes;
 use futures_util::StreamExt;
-use seclai_core::call::{Driver, PageStep, PageWalk};
+use seclai_core::call::{Driver, PageWalk};
 use seclai_core::engine::{
-    Answer, Attempt, AttemptBody, BodyRead, CallMachine, Head, RefreshRequest, Step,
+    Answer, Attempt, AttemptBody, BodyRead, CallMachine, Head, RefreshRequest,
 };
 use seclai_core::run_events::RunEventDecoder;
 use seclai_core::stream::{DownloadFeed, EventFeed};
-use seclai_core::wait::{WaitStep, Waiter, Watched};
+use seclai_core::wait::{Waiter, Watched};
 use seclai_core::{Error, Result, TransportError, TransportKind};
 use serde::de::DeserializeOwned;
 use std::future::Future;
@@ -25,10 +25,7 @@ use std::time::{Duration, Instant};
 pub type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send + 'static>>;
 
 /// How a driven call ended: a whole answer, or an opened response.
-pub(crate) enum Driven {
-    Answer(Answer),
-    Open(reqwest::Response, Head),
-}
+type Driven = std::result::Result<Answer, (reqwest::Response, Head)>;
 
 impl Driver for Client {
     type Out<T: Send + 'static> = BoxFuture<Result<T>>;
@@ -71,21 +68,14 @@ impl Driver for Client {
     }
 
     fn items<T: DeserializeOwned + Send + 'static>(&self, walk: PageWalk<T>) -> ItemStream<T> {
-        let client = self.clone();
-        Box::pin(futures_util::stream::unfold(Some(walk), move |walk| {
-            let client = client.clone();
-            async move {
-                let mut walk = walk?;
-                loop {
-                    match walk.next_step() {
-                        PageStep::Item(item) => return Some((Ok(item), Some(walk))),
-                        PageStep::Fail(e) => return Some((Err(e), None)),
-                        PageStep::End => return None,
-                        PageStep::Fetch(m) => walk.on_page(client.answer(m).await),
-                    }
-                }
-            }
-        }))
+        let state = (self.clone(), Some(walk));
+        Box::pin(futures_util::stream::unfold(
+            state,
+            |(client, mut walk)| async move {
+                let item = seclai_core::__next_item!(&client, &mut walk, [.await]);
+                item.map(|item| (item, (client, walk)))
+            },
+        ))
     }
 
     fn collect<T: DeserializeOwned + Send + 'static>(
@@ -97,45 +87,12 @@ impl Driver for Client {
         Box::pin(items.try_collect())
     }
 
-    fn wait<T>(&self, mut waiter: Waiter<T>) -> BoxFuture<Result<T>>
+    fn wait<T>(&self, waiter: Waiter<T>) -> BoxFuture<Result<T>>
     where
         T: Watched + DeserializeOwned + Send + 'static,
     {
         let client = self.clone();
-        Box::pin(async move {
-            let mut events: Option<RunStream> = None;
-            let mut step = waiter.start();
-            loop {
-                step = match step {
-                    WaitStep::OpenEvents(m) => {
-                        match client.events(m, RunEventDecoder::verdict_only()).await {
-                            Ok(s) => {
-                                events = Some(s);
-                                waiter.on_opened(Ok(()))
-                            }
-                            Err(e) => waiter.on_opened(Err(e)),
-                        }
-                    }
-                    WaitStep::NextEvent => {
-                        let item = match events.as_mut() {
-                            Some(s) => s.next().await,
-                            None => None,
-                        };
-                        waiter.on_event(item)
-                    }
-                    WaitStep::Fetch(m) => {
-                        events = None;
-                        waiter.on_answer(client.answer(m).await)
-                    }
-                    WaitStep::Sleep(d) => {
-                        events = None;
-                        tokio::time::sleep(d).await;
-                        waiter.on_slept()
-                    }
-                    WaitStep::Done(r) => return r,
-                }
-            }
-        })
+        Box::pin(async move { seclai_core::__drive_wait!(&client, waiter, [.await]) })
     }
 }
 
@@ -143,8 +100,8 @@ impl Client {
     /// Run a call to its whole answer, inside its span.
     pub(crate) async fn answer(&self, machine: Result<CallMachine>) -> Result<Answer> {
         match self.drive(machine?).await? {
-            Driven::Answer(a) => Ok(a),
-            Driven::Open(..) => Err(Error::InvalidRequest("expected a whole answer".into())),
+            Ok(a) => Ok(a),
+            Err(_) => Err(Error::InvalidRequest("expected a whole answer".into())),
         }
     }
 
@@ -154,68 +111,52 @@ impl Client {
         machine: Result<CallMachine>,
     ) -> Result<(reqwest::Response, Head)> {
         match self.drive(machine?).await? {
-            Driven::Open(resp, head) => Ok((resp, head)),
-            Driven::Answer(_) => Err(Error::InvalidRequest("expected a streamed answer".into())),
+            Err(opened) => Ok(opened),
+            Ok(_) => Err(Error::InvalidRequest("expected a streamed answer".into())),
         }
     }
 
     fn drive(&self, machine: CallMachine) -> impl Future<Output = Result<Driven>> + Send + '_ {
         #[cfg(feature = "tracing")]
-        {
-            let span = seclai_core::engine::span(&machine);
-            tracing::Instrument::instrument(self.drive_steps(machine), span)
-        }
+        let span = seclai_core::engine::span(&machine);
+        let run = async move { seclai_core::__drive_call!(self, machine, [.await]) };
+        #[cfg(feature = "tracing")]
+        return tracing::Instrument::instrument(run, span);
         #[cfg(not(feature = "tracing"))]
-        self.drive_steps(machine)
+        run
     }
 
-    /// The one loop: perform each step the machine asks for.
-    async fn drive_steps(&self, mut m: CallMachine) -> Result<Driven> {
-        let mut resp: Option<reqwest::Response> = None;
-        let mut step = m.start();
-        loop {
-            step = match step {
-                Step::FetchToken => {
-                    let token = match &self.inner.async_provider {
-                        Some(provider) => provider().await,
-                        None => Err("this client has no async token provider".into()),
-                    };
-                    m.on_token(token)
-                }
-                Step::AwaitCredentials(wait) => m.on_credentials(wait.await),
-                Step::Refresh(r) => m.on_refresh(self.refresh(r).await),
-                Step::Send(attempt) => match self.send(attempt).await {
-                    Ok(mut r) => {
-                        let (status, headers) = (r.status(), std::mem::take(r.headers_mut()));
-                        resp = Some(r);
-                        m.on_head(status, headers)
-                    }
-                    Err(e) => m.on_error(e),
-                },
-                Step::ReadBody(read) => match resp.take() {
-                    Some(r) => m.on_body(read_whole(r, read).await),
-                    None => m.on_body(Ok(Bytes::new())),
-                },
-                Step::Sleep(d) => {
-                    resp = None;
-                    tokio::time::sleep(d).await;
-                    m.on_slept()
-                }
-                Step::Open(head) => {
-                    return match resp.take() {
-                        Some(r) => Ok(Driven::Open(r, head)),
-                        None => Err(Error::InvalidRequest("no response to open".into())),
-                    };
-                }
-                Step::Done(r) => return r.map(Driven::Answer),
-            }
+    async fn io_fetch_token(&self) -> std::result::Result<String, crate::client::BoxError> {
+        match &self.inner.async_provider {
+            Some(provider) => provider().await,
+            None => Err("this client has no async token provider".into()),
         }
+    }
+
+    async fn io_await_refresh(&self, wait: seclai_core::sso::RefreshWait) -> Result<()> {
+        wait.await
+    }
+
+    async fn io_read_whole(
+        &self,
+        resp: reqwest::Response,
+        read: BodyRead,
+    ) -> std::result::Result<Bytes, TransportError> {
+        read_whole(resp, read).await
+    }
+
+    async fn io_sleep(&self, d: Duration) {
+        tokio::time::sleep(d).await
+    }
+
+    async fn io_next_event(&self, events: &mut RunStream) -> Option<Result<seclai_core::RunEvent>> {
+        events.next().await
     }
 
     /// Send one attempt and wait for its head: within the head timeout once
     /// the body is sent, and while an upload is being sent, within the idle
     /// timeout of the server's last read.
-    async fn send(&self, a: Attempt) -> std::result::Result<reqwest::Response, TransportError> {
+    async fn io_send(&self, a: Attempt) -> std::result::Result<reqwest::Response, TransportError> {
         let url = reqwest::Url::parse(&a.url).map_err(|e| {
             TransportError::new(TransportKind::Other, format!("invalid URL: {e}"))
                 .with_maybe_sent(false)
@@ -267,7 +208,7 @@ impl Client {
     }
 
     /// Send the SSO token refresh and read its (bounded) answer.
-    async fn refresh(
+    async fn io_refresh(
         &self,
         r: RefreshRequest,
     ) -> std::result::Result<(http::StatusCode, http::HeaderMap, Bytes), TransportError> {

@@ -66,7 +66,7 @@ macro_rules! methods {
     ($($t:tt)*) => { seclai_core::operation_methods!(Client; $($t)*); };
 }
 seclai_gen::for_each_operation!(methods);
-seclai_core::client_helpers!(Client);
+seclai_core::client_helpers!(Client, ClientBuilder);
 
 #[allow(dead_code)]
 fn _assert_traits() {

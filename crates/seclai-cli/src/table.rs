@@ -1,7 +1,7 @@
 //! One command per operation of the generated table: what each command is
 //! (name, method, path, inputs, kind) and how it runs. Nothing here is
 //! written per operation; `seclai_gen::for_each_operation!` expands
-//! [`cli_table!`] once with every operation.
+//! `cli_table!` once with every operation.
 
 use crate::error::CliError;
 use crate::input;

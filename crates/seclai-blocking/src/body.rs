@@ -116,7 +116,7 @@ impl Iterator for RunStream {
                 }
                 FeedStep::ReadWhole(read) => {
                     let body = match self.reader.take() {
-                        Some(mut r) => crate::driver::read_whole(&mut r, read),
+                        Some(mut r) => crate::driver::read_whole(&mut r, read, None),
                         None => Ok(Bytes::new()),
                     };
                     self.feed.on_whole(body);

@@ -112,7 +112,9 @@ impl Client {
         resp: Response,
         read: BodyRead,
     ) -> std::result::Result<Bytes, TransportError> {
-        read_whole(&mut resp.into_body().into_reader(), read)
+        let body = resp.into_body();
+        let hint = body.content_length();
+        read_whole(&mut body.into_reader(), read, hint)
     }
 
     fn io_sleep(&self, d: std::time::Duration) {
@@ -184,7 +186,7 @@ impl Client {
             timeout: r.timeout,
             idle: r.timeout,
         };
-        let body = read_whole(&mut resp.into_body().into_reader(), read)?;
+        let body = read_whole(&mut resp.into_body().into_reader(), read, None)?;
         Ok((status, headers, body))
     }
 }
@@ -201,17 +203,24 @@ fn with<S>(mut r: http::Request<S>, headers: http::HeaderMap) -> http::Request<S
 pub(crate) fn read_whole(
     reader: &mut dyn Read,
     read: BodyRead,
+    hint: Option<u64>,
 ) -> std::result::Result<Bytes, TransportError> {
+    /// Bytes read between two looks at the clock.
+    const STRIDE: u64 = 64 * 1024;
     let started = std::time::Instant::now();
-    let cap = read.limit.saturating_add(1);
-    let mut out = Vec::new();
-    let mut buf = [0u8; 16 * 1024];
-    while out.len() < cap {
-        let want = buf.len().min(cap - out.len());
-        match reader.read(&mut buf[..want]) {
-            Ok(0) => break,
-            Ok(n) => out.extend_from_slice(&buf[..n]),
-            Err(e) => return Err(classify(ureq::Error::from(e)).with_maybe_sent(true)),
+    let cap = read.limit.saturating_add(1) as u64;
+    // Sized from Content-Length when known (capped, so a lying header
+    // cannot make us reserve much); `read_to_end` fills spare capacity
+    // without zeroing it first.
+    let mut out = Vec::with_capacity(hint.unwrap_or(0).min(1 << 20).min(cap) as usize);
+    loop {
+        let want = STRIDE.min(cap - out.len() as u64);
+        let n = reader
+            .take(want)
+            .read_to_end(&mut out)
+            .map_err(|e| classify(ureq::Error::from(e)).with_maybe_sent(true))?;
+        if (n as u64) < want || out.len() as u64 >= cap {
+            return Ok(Bytes::from(out));
         }
         if started.elapsed() > read.timeout {
             return Err(TransportError::new(
@@ -220,5 +229,4 @@ pub(crate) fn read_whole(
             ));
         }
     }
-    Ok(Bytes::from(out))
 }

@@ -164,20 +164,33 @@ impl Client {
         let mut req = reqwest::Request::new(a.method, url);
         *req.headers_mut() = a.headers;
         *req.timeout_mut() = a.timeouts.total;
-        let clock = self.inner.config.clock().clone();
-        let progress = Arc::new(SendProgress::new(clock.now()));
-        match a.body {
-            AttemptBody::None => progress.finish(clock.now()),
+        let head = a.timeouts.head + a.timeouts.connect;
+        let upload = match a.body {
+            AttemptBody::None => None,
             AttemptBody::Bytes(b) => {
                 *req.body_mut() = Some(b.into());
-                progress.finish(clock.now());
+                None
             }
-            AttemptBody::Multipart(m) => {
-                *req.body_mut() =
-                    Some(crate::body::upload_body(m, progress.clone(), clock.clone()));
-            }
-        }
-        let head = a.timeouts.head + a.timeouts.connect;
+            AttemptBody::Multipart(m) => Some(m),
+        };
+        let Some(upload) = upload else {
+            // A small body goes out at once: the head must follow within
+            // the read timeout (one timer, no progress tracking).
+            return match tokio::time::timeout(head, self.inner.http.execute(req)).await {
+                Ok(r) => r.map_err(classify),
+                Err(_) => Err(TransportError::new(
+                    TransportKind::Timeout,
+                    "no response head within the read timeout",
+                )),
+            };
+        };
+        let clock = self.inner.config.clock().clone();
+        let progress = Arc::new(SendProgress::new(clock.now()));
+        *req.body_mut() = Some(crate::body::upload_body(
+            upload,
+            progress.clone(),
+            clock.clone(),
+        ));
         let idle = a.timeouts.idle.max(a.timeouts.connect);
         let mut sent = Box::pin(self.inner.http.execute(req));
         loop {
@@ -289,31 +302,37 @@ impl SendProgress {
 /// engine the limit was passed; nothing after it is read), each chunk
 /// within the idle timeout and all of it within the read's timeout.
 pub(crate) async fn read_whole(
-    resp: reqwest::Response,
+    mut resp: reqwest::Response,
     read: BodyRead,
 ) -> std::result::Result<Bytes, TransportError> {
     let cap = read.limit.saturating_add(1);
+    // One timer for the whole read (a trickle cannot stretch it, and the
+    // client's own read timeout catches a silent server); a body that
+    // arrives in one chunk, the common case, is kept without a copy.
     let all = async {
-        let mut body = TimedBody::new(resp);
+        let hint = resp.content_length().unwrap_or(0).min(1 << 20) as usize;
         let mut first: Option<Bytes> = None;
         let mut joined = bytes::BytesMut::new();
         let mut len = 0usize;
         while len < cap {
-            match body.next_chunk(read.idle).await? {
-                Some(mut chunk) => {
-                    chunk.truncate(cap - len);
-                    len += chunk.len();
-                    match first.take() {
-                        None if joined.is_empty() => first = Some(chunk),
-                        earlier => {
-                            if let Some(earlier) = earlier {
-                                joined.extend_from_slice(&earlier);
-                            }
-                            joined.extend_from_slice(&chunk);
-                        }
+            let Some(mut chunk) = resp
+                .chunk()
+                .await
+                .map_err(|e| classify(e).with_maybe_sent(true))?
+            else {
+                break;
+            };
+            chunk.truncate(cap - len);
+            len += chunk.len();
+            match first.take() {
+                None if joined.is_empty() => first = Some(chunk),
+                earlier => {
+                    if let Some(earlier) = earlier {
+                        joined.reserve(hint.min(cap));
+                        joined.extend_from_slice(&earlier);
                     }
+                    joined.extend_from_slice(&chunk);
                 }
-                None => break,
             }
         }
         Ok(first.unwrap_or_else(|| joined.freeze()))

@@ -516,46 +516,26 @@ impl<T: DeserializeOwned> PageWalk<T> {
 // Awaiting a call (the async client)
 // ---------------------------------------------------------------------------
 
-impl<C: Driver, T: Target> std::future::IntoFuture for Call<C, T, Json>
-where
-    C::Out<T::Output>: std::future::Future<Output = Result<T::Output>>,
-{
-    type Output = Result<T::Output>;
-    type IntoFuture = C::Out<T::Output>;
-    fn into_future(self) -> Self::IntoFuture {
-        self.send()
-    }
+/// `IntoFuture` for the call kinds: `.await` sends, when the driver's
+/// `send` returns a future (the async client).
+macro_rules! await_sends {
+    ($($kind:ident => $out:ty;)*) => {$(
+        impl<C: Driver, T: Target> std::future::IntoFuture for Call<C, T, $kind>
+        where
+            C::Out<$out>: std::future::Future<Output = Result<$out>>,
+        {
+            type Output = Result<$out>;
+            type IntoFuture = C::Out<$out>;
+            fn into_future(self) -> Self::IntoFuture {
+                self.send()
+            }
+        }
+    )*};
 }
 
-impl<C: Driver, T: Target> std::future::IntoFuture for Call<C, T, Multipart>
-where
-    C::Out<T::Output>: std::future::Future<Output = Result<T::Output>>,
-{
-    type Output = Result<T::Output>;
-    type IntoFuture = C::Out<T::Output>;
-    fn into_future(self) -> Self::IntoFuture {
-        self.send()
-    }
-}
-
-impl<C: Driver, T: Target> std::future::IntoFuture for Call<C, T, Events>
-where
-    C::Out<C::Events>: std::future::Future<Output = Result<C::Events>>,
-{
-    type Output = Result<C::Events>;
-    type IntoFuture = C::Out<C::Events>;
-    fn into_future(self) -> Self::IntoFuture {
-        self.send()
-    }
-}
-
-impl<C: Driver, T: Target> std::future::IntoFuture for Call<C, T, Download>
-where
-    C::Out<C::Download>: std::future::Future<Output = Result<C::Download>>,
-{
-    type Output = Result<C::Download>;
-    type IntoFuture = C::Out<C::Download>;
-    fn into_future(self) -> Self::IntoFuture {
-        self.send()
-    }
+await_sends! {
+    Json => T::Output;
+    Multipart => T::Output;
+    Events => C::Events;
+    Download => C::Download;
 }

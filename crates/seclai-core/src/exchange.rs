@@ -231,13 +231,7 @@ impl Exchange {
     }
 
     fn response<T>(&self, value: T, status: StatusCode, headers: HeaderMap) -> Response<T> {
-        Response {
-            value,
-            status,
-            request_id: request_id(&headers),
-            rate_limit: RateLimit::from_headers(&headers),
-            headers,
-        }
+        Response::new(value, status, headers)
     }
 }
 

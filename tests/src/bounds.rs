@@ -220,7 +220,7 @@ fn is_deadline(e: &Error, set: Duration) -> bool {
 /// the deadline's own error, against a server that never answers.
 pub fn a_deadline_ends_every_kind_against_a_silent_server<H: Harness>() {
     let server = HostileServer::start(Hostile::Silent);
-    let c: H = client(server.url(), |o| o.max_retries = 3);
+    let c: H = client(server.url(), |o| o.max_retries = Some(3));
     let d = Duration::from_millis(300);
     let bound = Duration::from_millis(1500);
     let (r, took) = timed(|| {
@@ -278,7 +278,7 @@ pub fn a_deadline_ends_every_kind_against_a_silent_server<H: Harness>() {
 pub fn the_read_timeout_bounds_every_head<H: Harness>() {
     let server = HostileServer::start(Hostile::Silent);
     let c: H = client(server.url(), |o| {
-        o.read_timeout = Duration::from_millis(400)
+        o.read_timeout = Some(Duration::from_millis(400))
     });
     let bound = Duration::from_millis(2500);
     let (r, took) = timed(|| {
@@ -319,7 +319,7 @@ pub fn an_error_head_with_a_stalled_body_is_still_an_api_error<H: Harness>() {
         content_type: "application/json",
     });
     let c: H = client(server.url(), |o| {
-        o.read_timeout = Duration::from_millis(400)
+        o.read_timeout = Some(Duration::from_millis(400))
     });
     let (r, took) = timed(|| {
         H::block(
@@ -342,7 +342,7 @@ pub fn a_stalled_or_trickled_json_answer_ends_in_time<H: Harness>() {
         content_type: "application/json",
     });
     let c: H = client(server.url(), |o| {
-        o.read_timeout = Duration::from_millis(400)
+        o.read_timeout = Some(Duration::from_millis(400))
     });
     let (r, took) = timed(|| {
         let s = H::block(
@@ -361,7 +361,7 @@ pub fn a_stalled_or_trickled_json_answer_ends_in_time<H: Harness>() {
         every: Duration::from_millis(50),
     });
     let c: H = client(server.url(), |o| {
-        o.read_timeout = Duration::from_millis(400)
+        o.read_timeout = Some(Duration::from_millis(400))
     });
     let (r, took) = timed(|| {
         H::block(
@@ -382,7 +382,7 @@ pub fn an_endless_json_answer_stops_at_the_limit<H: Harness>() {
         prefix: b"[",
         pattern: b"0,",
     });
-    let c: H = client(server.url(), |o| o.max_response_bytes = 256 * 1024);
+    let c: H = client(server.url(), |o| o.max_response_bytes = Some(256 * 1024));
     let e =
         H::block(Call::new(c.clone(), ops::GetUnreadModelAlertCount::new()).send()).unwrap_err();
     assert!(
@@ -475,7 +475,7 @@ pub fn an_enormous_retry_after_is_not_waited_for<H: Harness>() {
             &[("retry-after", value)],
             b"{}".to_vec(),
         )]);
-        let c: H = client(server.url(), |o| o.max_retries = 3);
+        let c: H = client(server.url(), |o| o.max_retries = Some(3));
         let e = H::block(Call::new(c, ops::GetUnreadModelAlertCount::new()).send()).unwrap_err();
         assert_eq!(server.hits(), 1, "{value}: no retry");
         assert!(

@@ -1,10 +1,13 @@
-//! Behaviour suites for both clients, written once ([`behaviour_suite!`])
-//! and instantiated per client in `tests/tests/*_client.rs`.
+//! Behaviour suites for both clients, written once as generic functions
+//! over [`harness::Harness`] ([`suite`], [`bounds`]) and instantiated per
+//! client with [`for_client!`] in `tests/tests/{suite,bounds}.rs`.
 
 pub mod bounds;
 pub mod harness;
 pub mod spans;
-mod suite;
+pub mod suite;
+
+pub use suite::{paging, requests, retries, runs, transfers};
 
 /// A shared multi-threaded runtime for running the async client's calls
 /// from plain `#[test]` functions.

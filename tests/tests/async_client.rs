@@ -1,46 +1,6 @@
-//! The behaviour suite against the async client.
-
-macro_rules! send {
-    ($call:expr) => {
-        seclai_tests::rt().block_on(async { $call.await })
-    };
-}
-macro_rules! send_meta {
-    ($call:expr) => {
-        seclai_tests::rt().block_on(async { $call.send_with_meta().await })
-    };
-}
-
-macro_rules! run {
-    ($fut:expr) => {
-        seclai_tests::rt().block_on(async { $fut.await })
-    };
-}
-macro_rules! stream_all {
-    ($open:expr) => {
-        seclai_tests::rt().block_on(async {
-            use futures_util::StreamExt;
-            let stream = $open.await?;
-            Ok::<_, seclai::Error>(stream.collect::<Vec<_>>().await)
-        })
-    };
-}
-macro_rules! final_run {
-    ($open:expr) => {
-        seclai_tests::rt().block_on(async { $open.await?.final_run().await })
-    };
-}
-
-macro_rules! collect_items {
-    ($stream:expr) => {
-        seclai_tests::rt().block_on(async {
-            use futures_util::TryStreamExt;
-            $stream.try_collect::<Vec<_>>().await
-        })
-    };
-}
-
-seclai_tests::behaviour_suite!(seclai);
+//! Tests of what only the async client has (a supplied `reqwest::Client`,
+//! an async token provider, spawnable calls); the shared suite is in
+//! `suite.rs`.
 
 #[test]
 fn a_supplied_reqwest_client_is_used() {
@@ -59,7 +19,9 @@ fn a_supplied_reqwest_client_is_used() {
         .http_client(http)
         .build()
         .unwrap();
-    send!(c.get_unread_model_alert_count()).unwrap();
+    seclai_tests::rt()
+        .block_on(c.get_unread_model_alert_count().send())
+        .unwrap();
     assert_eq!(
         server.requests()[0].header("x-from-custom-client"),
         Some("yes")
@@ -76,7 +38,9 @@ fn async_token_provider_is_awaited_per_request() {
         .async_token_provider(|| async { Ok::<_, std::io::Error>("async-tok".to_string()) })
         .build()
         .unwrap();
-    send!(c.get_unread_model_alert_count()).unwrap();
+    seclai_tests::rt()
+        .block_on(c.get_unread_model_alert_count().send())
+        .unwrap();
     assert_eq!(
         server.requests()[0].header("authorization"),
         Some("Bearer async-tok")

@@ -1,39 +1,5 @@
-//! The behaviour suite against the blocking client.
-
-macro_rules! send {
-    ($call:expr) => {
-        $call.send()
-    };
-}
-macro_rules! send_meta {
-    ($call:expr) => {
-        $call.send_with_meta()
-    };
-}
-
-macro_rules! run {
-    ($call:expr) => {
-        $call
-    };
-}
-macro_rules! stream_all {
-    ($open:expr) => {
-        $open.send().map(|stream| stream.collect::<Vec<_>>())
-    };
-}
-macro_rules! final_run {
-    ($open:expr) => {
-        $open.send().and_then(|stream| stream.final_run())
-    };
-}
-
-macro_rules! collect_items {
-    ($iter:expr) => {
-        $iter.collect::<Result<Vec<_>, _>>()
-    };
-}
-
-seclai_tests::behaviour_suite!(seclai_blocking);
+//! Tests of what only the blocking client has (a supplied `ureq::Agent`,
+//! calls inside a runtime); the shared suite is in `suite.rs`.
 
 #[test]
 fn a_supplied_ureq_agent_is_used() {

@@ -311,6 +311,25 @@ pub fn the_read_timeout_bounds_every_head<H: Harness>() {
     assert!(r.is_err() && took < bound, "upload took {took:?}");
 }
 
+/// An upload to a server that never reads it ends once no progress was
+/// made for the read timeout (no deadline set).
+pub fn an_upload_nobody_reads_ends_on_the_idle_bound<H: Harness>() {
+    let server = HostileServer::start(Hostile::Silent);
+    let c: H = client(server.url(), |o| {
+        o.read_timeout = Some(Duration::from_millis(400))
+    });
+    let up = Upload::bytes("big.bin", vec![7u8; 32 * 1024 * 1024]);
+    let (r, took) = timed(|| {
+        H::block(
+            Call::new(c.clone(), ops::UploadFileToSource::new("s"))
+                .with_upload(up)
+                .send(),
+        )
+    });
+    assert!(r.is_err(), "{r:?}");
+    assert!(took < Duration::from_secs(5), "took {took:?}");
+}
+
 /// An error head whose body never comes ends within the read timeout as
 /// the API error it is.
 pub fn an_error_head_with_a_stalled_body_is_still_an_api_error<H: Harness>() {

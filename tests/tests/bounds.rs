@@ -10,6 +10,7 @@ macro_rules! bounds_for {
             bounds::reserved_and_broken_headers_are_refused_before_sending,
             bounds::a_deadline_ends_every_kind_against_a_silent_server,
             bounds::the_read_timeout_bounds_every_head,
+            bounds::an_upload_nobody_reads_ends_on_the_idle_bound,
             bounds::an_error_head_with_a_stalled_body_is_still_an_api_error,
             bounds::a_stalled_or_trickled_json_answer_ends_in_time,
             bounds::an_endless_json_answer_stops_at_the_limit,

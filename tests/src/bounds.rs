@@ -422,6 +422,38 @@ pub fn an_endless_json_answer_stops_at_the_limit<H: Harness>() {
     );
 }
 
+/// An event that never ends (`data:` lines without a blank line) is cut at
+/// the per-event cap with a typed error instead of growing without bound;
+/// the deadline then ends the stream.
+pub fn an_endless_event_is_cut_at_its_cap<H: Harness>() {
+    let server = HostileServer::start(Hostile::Endless {
+        content_type: "text/event-stream",
+        prefix: b"event: stream_token\n",
+        pattern: b"data: 0123456789abcdef0123456789abcdef\n",
+    });
+    let c: H = client(server.url(), |_| {});
+    let d = Duration::from_millis(1500);
+    let (items, took) = timed(|| {
+        let call = Call::new(c.clone(), ops::RunStreamingAgent::new("a", stream_req()))
+            .into_events()
+            .deadline(d);
+        H::drain(H::block(call.send()).unwrap())
+    });
+    assert!(
+        items
+            .iter()
+            .any(|i| matches!(i, Err(Error::Stream(StreamError::EventTooLarge { .. })))),
+        "{:?}",
+        items.first()
+    );
+    assert!(
+        matches!(items.last(), Some(Err(e)) if is_deadline(e, d)),
+        "{:?}",
+        items.last()
+    );
+    assert!(took < Duration::from_secs(4), "took {took:?}");
+}
+
 /// Keep-alive comments cannot stretch a stream past its deadline.
 pub fn keepalives_do_not_stretch_a_deadline<H: Harness>() {
     let server = HostileServer::start(Hostile::KeepAlive {

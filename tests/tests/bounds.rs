@@ -15,6 +15,7 @@ macro_rules! bounds_for {
             bounds::a_stalled_or_trickled_json_answer_ends_in_time,
             bounds::an_endless_json_answer_stops_at_the_limit,
             bounds::keepalives_do_not_stretch_a_deadline,
+            bounds::an_endless_event_is_cut_at_its_cap,
             bounds::error_events_and_cut_streams_are_errors,
             bounds::an_enormous_retry_after_is_not_waited_for,
         );

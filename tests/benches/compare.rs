@@ -1141,6 +1141,14 @@ fn main() {
         child_streams(&args[i + 1], args[i + 2].parse().unwrap());
         return;
     }
+    if let Some(i) = args.iter().position(|a| a == "--only-events") {
+        // For profiling one streamed-run contender (e.g. under callgrind):
+        // `--only-events TOKENS JOB`, JOB as in `blocking_event_jobs`.
+        let url = server(0);
+        let mut jobs = blocking_event_jobs(&url, args[i + 1].parse().unwrap());
+        let _ = jobs[args[i + 2].parse::<usize>().unwrap()]();
+        return;
+    }
     if let Some(i) = args.iter().position(|a| a == "--only") {
         only(args[i + 1].parse().unwrap(), args[i + 2].parse().unwrap());
         return;

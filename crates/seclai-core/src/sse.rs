@@ -378,7 +378,7 @@ impl SseDecoder {
                 } else {
                     let id = self.last_event_id.get_or_insert_with(String::new);
                     id.clear();
-                    id.push_str(&String::from_utf8_lossy(value));
+                    id.push_str(&utf8(value));
                 }
             }
             b"retry" if !value.is_empty() && value.iter().all(u8::is_ascii_digit) => {
@@ -424,11 +424,11 @@ impl SseDecoder {
         let event = if self.event_type.is_empty() {
             Cow::Borrowed("message")
         } else {
-            String::from_utf8_lossy(&self.event_type)
+            utf8(&self.event_type)
         };
         f(Ok(SseEventRef {
             event: &event,
-            data: &String::from_utf8_lossy(&self.data),
+            data: &utf8(&self.data),
             id: self.last_event_id.as_deref(),
             retry,
         }));
@@ -451,6 +451,16 @@ fn parse_digits(digits: &[u8]) -> Option<u64> {
     digits.iter().try_fold(0u64, |n, d| {
         n.checked_mul(10)?.checked_add(u64::from(d - b'0'))
     })
+}
+
+/// Bytes as text: borrowed when valid UTF-8 (checked with the standard
+/// library's word-at-a-time validator, several times faster on ASCII than
+/// the lossy decoder), invalid sequences replaced by U+FFFD otherwise.
+fn utf8(bytes: &[u8]) -> Cow<'_, str> {
+    match std::str::from_utf8(bytes) {
+        Ok(s) => Cow::Borrowed(s),
+        Err(_) => String::from_utf8_lossy(bytes),
+    }
 }
 
 #[cfg(test)]

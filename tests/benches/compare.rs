@@ -603,7 +603,7 @@ fn baseline_event(event: &str, data: &str, wait: bool, seen: &mut Seen) {
 /// Ours, given a stream item: count a token or the final run.
 fn our_event(item: seclai::Result<RunEvent>, seen: &mut Seen) {
     match item.unwrap() {
-        RunEvent::StreamToken { token, .. } => {
+        RunEvent::StreamToken(token) => {
             seen.tokens += 1;
             seen.bytes += token.len();
         }
@@ -1154,15 +1154,31 @@ fn main() {
         return;
     }
     let quick = args.iter().any(|a| a == "--quick");
+    // `--section NAME` runs one part: gets, sse, memory, streams or events.
+    let section = args
+        .iter()
+        .position(|a| a == "--section")
+        .and_then(|i| args.get(i + 1));
+    let run = |name: &str| section.is_none_or(|s| s == name);
     println!("| benchmark | ours | baseline | ratio |\n|---|---|---|---|");
-    bench_gets(quick);
-    if !quick {
-        bench_instructions();
+    if run("gets") {
+        bench_gets(quick);
+        if !quick {
+            bench_instructions();
+        }
     }
-    bench_sse(quick);
-    bench_memory(quick);
-    bench_open_streams(quick);
-    bench_events(quick);
+    if run("sse") {
+        bench_sse(quick);
+    }
+    if run("memory") {
+        bench_memory(quick);
+    }
+    if run("streams") {
+        bench_open_streams(quick);
+    }
+    if run("events") {
+        bench_events(quick);
+    }
     if quick {
         println!("(quick mode: smoke run only, figures are not meaningful)");
     }

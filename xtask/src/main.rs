@@ -14,8 +14,8 @@ const USAGE: &str = "usage:
       --check compares instead of writing and fails with a diff when different
   cargo xtask ops [--spec PATH]
       print one line per operation: name METHOD /path [aliases]
-  cargo xtask bench [--quick]
-      run every benchmark (release build) and print one table of ratios and memory figures
+  cargo xtask bench [--quick] [--section gets|sse|memory|streams|events]
+      run the benchmarks (release build) and print one table of ratios and memory figures
   cargo xtask msrv
       check that no workspace member depends on a crate needing a newer Rust than it declares";
 
@@ -29,7 +29,7 @@ fn main() -> ExitCode {
         return ExitCode::FAILURE;
     };
     if args.first().map(String::as_str) == Some("bench") {
-        return bench(&root, args.iter().any(|a| a == "--quick"));
+        return bench(&root, &args[1..]);
     }
     if args.first().map(String::as_str) == Some("msrv") {
         return msrv(&root);
@@ -193,14 +193,14 @@ fn import_spec(source: &Path, overrides: &Path, out: &Path, check: bool) -> Exit
     }
 }
 
-fn bench(root: &Path, quick: bool) -> ExitCode {
+/// Runs the bench binary, passing on its own arguments (`--quick`,
+/// `--section NAME`).
+fn bench(root: &Path, args: &[String]) -> ExitCode {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let mut cmd = std::process::Command::new(cargo);
     cmd.current_dir(root)
-        .args(["bench", "-p", "seclai-tests", "--bench", "compare", "--"]);
-    if quick {
-        cmd.arg("--quick");
-    }
+        .args(["bench", "-p", "seclai-tests", "--bench", "compare", "--"])
+        .args(args);
     match cmd.status() {
         Ok(s) if s.success() => ExitCode::SUCCESS,
         Ok(_) => ExitCode::FAILURE,

@@ -42,7 +42,7 @@ pub use seclai_core::stream::{DownloadFeed, EventFeed};
 pub use seclai_core::webhook::{WebhookEvent, WebhookEventKind};
 pub use seclai_core::{
     ApiError, ApiVersion, ClientConfig, DecodeError, Error, OpenedHead, RateLimit, Response,
-    Result, RetryBudget, RetryPolicy, RunEvent, StreamError, TransportError, TransportKind,
+    Result, RetryBudget, RetryPolicy, RunEvent, StreamError, Token, TransportError, TransportKind,
     WaitOptions,
 };
 pub use seclai_gen::{

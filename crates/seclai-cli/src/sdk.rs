@@ -217,7 +217,7 @@ fn event_json(e: &RunEvent) -> Value {
         | RunEvent::Step { data: d, .. }
         | RunEvent::Timeout { data: d, .. }
         | RunEvent::Error { data: d, .. } => d.clone(),
-        RunEvent::StreamToken { data, .. } => data.to_value().unwrap_or(Value::Null),
+        RunEvent::StreamToken(token) => token.data().to_value().unwrap_or(Value::Null),
         RunEvent::Unknown { data, .. } => crate::input::text_value(data),
         _ => Value::Null,
     };
@@ -240,7 +240,7 @@ pub fn stream(ctx: &Ctx, m: &ArgMatches, op: ops::RunStreamingAgent) -> Result<(
     for item in stream.by_ref() {
         match &item {
             Ok(e) if events => ctx.out.json_line(&event_json(e))?,
-            Ok(RunEvent::StreamToken { token, .. }) => {
+            Ok(RunEvent::StreamToken(token)) => {
                 ctx.out.raw(token.as_bytes())?;
                 printed = true;
             }

@@ -24,6 +24,7 @@ pub mod drive;
 pub mod engine;
 pub mod error;
 pub mod exchange;
+mod flat_json;
 #[doc(hidden)]
 pub mod helpers;
 pub mod methods;
@@ -55,7 +56,7 @@ pub use poll::{PollPolicy, PollSchedule};
 pub use ratelimit::RateLimit;
 pub use render::{CallOptions, Prepared};
 pub use retry::{Decision, Outcome, RetryBudget, RetryPolicy};
-pub use run_events::{EventPump, FinalRun, RawJson, RunEvent, RunEventDecoder};
+pub use run_events::{EventPump, FinalRun, RawJson, RunEvent, RunEventDecoder, Token};
 pub use seclai_gen;
 pub use secret::Secret;
 pub use sse::{SseDecoder, SseError, SseEvent, SseEventRef};

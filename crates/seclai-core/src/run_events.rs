@@ -5,14 +5,14 @@
 //! item and decoding goes on; a stream that ends before `done`, `error` or
 //! `timeout` ends with [`StreamError::EndedEarly`].
 //!
-//! The hot path is `stream_token`, one event per generated token: its
-//! payload is decoded straight into a small struct borrowing the event's
-//! buffer (only the token is copied out, plus the raw payload text for
-//! callers who want more), never into a `serde_json::Value`. A decoder made
+//! The hot path is `stream_token`, one event per generated token. Its
+//! payload is checked and its token found in one pass over the text, never
+//! through a `serde_json::Value`, and the event keeps a single copy of the
+//! payload with the token pointing into it ([`Token`]). A decoder made
 //! with [`RunEventDecoder::verdict_only`] goes further for callers that only
 //! need the outcome (`run_streaming_agent_and_wait`): it decodes `init`,
-//! `done`, `error` and `timeout` and skips every other event without
-//! parsing it.
+//! `done`, `error` and `timeout`, and once the run id is known it has the
+//! SSE decoder drop every other event unread.
 
 use crate::error::{Error, Result, StreamError};
 use crate::sse::{SseDecoder, SseEvent, SseEventRef};
@@ -107,6 +107,107 @@ impl std::fmt::Display for RawJson {
     }
 }
 
+/// One `stream_token` event: the token text and the whole payload as the
+/// server sent it, held in one buffer.
+///
+/// A `Token` reads as its text: it derefs to `str` and displays as the
+/// token.
+///
+/// ```
+/// use seclai_core::{RunEvent, RunEventDecoder};
+/// let mut d = RunEventDecoder::new();
+/// let out = d.push(b"event: stream_token\ndata: {\"run_id\":\"r1\",\"token\":\"Hi\"}\n\n");
+/// let Ok(RunEvent::StreamToken(token)) = &out[0] else { panic!() };
+/// assert_eq!(token.text(), "Hi");
+/// assert_eq!(token.run_id(), Some("r1"));
+/// assert_eq!(format!("{token}!"), "Hi!");
+/// ```
+#[derive(Clone, PartialEq, Eq)]
+pub struct Token {
+    data: RawJson,
+    text: TokenText,
+}
+
+/// Where a token's text is: inside the payload (the usual case, no escapes)
+/// or decoded apart from it.
+#[derive(Clone, PartialEq, Eq)]
+enum TokenText {
+    Within(std::ops::Range<usize>),
+    Apart(String),
+}
+
+impl Token {
+    /// Reads a `stream_token` payload: a missing `token` is the empty text;
+    /// a payload that is not a JSON object with a string `token` is an
+    /// error.
+    pub fn parse(data: &str) -> Result<Token> {
+        let text = match crate::flat_json::plain_string_field(data, "token") {
+            Some(range) => TokenText::Within(range.unwrap_or_default()),
+            None => {
+                let payload: TokenPayload<'_> = serde_json::from_str(data)
+                    .map_err(|e| malformed("stream_token", "is not a token payload", &e))?;
+                TokenText::Apart(payload.token.into_owned())
+            }
+        };
+        Ok(Token {
+            data: RawJson(data.to_owned()),
+            text,
+        })
+    }
+
+    /// The token text.
+    pub fn text(&self) -> &str {
+        match &self.text {
+            TokenText::Within(range) => self.data.0.get(range.clone()).unwrap_or_default(),
+            TokenText::Apart(text) => text,
+        }
+    }
+
+    /// The token text, owned.
+    pub fn into_text(self) -> String {
+        match self.text {
+            TokenText::Within(range) => {
+                let mut data = self.data.0;
+                data.truncate(range.end);
+                data.split_off(range.start)
+            }
+            TokenText::Apart(text) => text,
+        }
+    }
+
+    /// The whole payload, as sent ([`RawJson::to_value`] parses it).
+    pub fn data(&self) -> &RawJson {
+        &self.data
+    }
+
+    /// The run id the payload names, if any.
+    pub fn run_id(&self) -> Option<&str> {
+        self.data.str_field("run_id")
+    }
+}
+
+impl std::ops::Deref for Token {
+    type Target = str;
+    fn deref(&self) -> &str {
+        self.text()
+    }
+}
+
+impl std::fmt::Display for Token {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.text())
+    }
+}
+
+impl std::fmt::Debug for Token {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Token")
+            .field("text", &self.text())
+            .field("data", &self.data)
+            .finish()
+    }
+}
+
 /// A JSON value that is either a borrowable string or anything else
 /// (skipped without being built).
 #[derive(Deserialize)]
@@ -116,8 +217,9 @@ enum MaybeStr<'a> {
     Other(serde::de::IgnoredAny),
 }
 
-/// The fields of a `stream_token` payload the SDK reads; others are
-/// skipped without being built.
+/// The fields of a `stream_token` payload the SDK reads, for payloads the
+/// quick reader leaves to serde_json; others are skipped without being
+/// built.
 #[derive(Deserialize)]
 struct TokenPayload<'a> {
     #[serde(default, borrow)]
@@ -147,12 +249,7 @@ pub enum RunEvent {
         data: Value,
     },
     /// `stream_token`: one token of a streaming step.
-    StreamToken {
-        /// The token text.
-        token: String,
-        /// The whole payload, as sent ([`RawJson::to_value`] parses it).
-        data: RawJson,
-    },
+    StreamToken(Token),
     /// `stream_end`: a streaming step finished.
     StreamEnd(Value),
     /// `stream_reasoning`: reasoning text of a streaming step.
@@ -191,7 +288,7 @@ impl RunEvent {
             RunEvent::Init(_) => "init",
             RunEvent::Status(_) => "status",
             RunEvent::Step { event, .. } => event,
-            RunEvent::StreamToken { .. } => "stream_token",
+            RunEvent::StreamToken(_) => "stream_token",
             RunEvent::StreamEnd(_) => "stream_end",
             RunEvent::StreamReasoning(_) => "stream_reasoning",
             RunEvent::Done(_) => "done",
@@ -210,7 +307,7 @@ impl RunEvent {
                 str_field(d, "run_id")
             }
             RunEvent::Step { data, .. } => str_field(data, "run_id"),
-            RunEvent::StreamToken { data, .. } => data.str_field("run_id"),
+            RunEvent::StreamToken(token) => token.run_id(),
             RunEvent::Unknown { .. } => None,
         }
     }
@@ -238,14 +335,7 @@ impl RunEvent {
         Ok(match event {
             "init" => RunEvent::Init(parse_run(event, data)?),
             "done" => RunEvent::Done(parse_run(event, data)?),
-            "stream_token" => {
-                let payload: TokenPayload<'_> = serde_json::from_str(data)
-                    .map_err(|e| malformed(event, "is not a token payload", &e))?;
-                RunEvent::StreamToken {
-                    token: payload.token.into_owned(),
-                    data: RawJson(data.to_owned()),
-                }
-            }
+            "stream_token" => RunEvent::StreamToken(Token::parse(data)?),
             "status" => RunEvent::Status(json()?),
             "stream_end" => RunEvent::StreamEnd(json()?),
             "stream_reasoning" => RunEvent::StreamReasoning(json()?),
@@ -376,6 +466,10 @@ impl RunEventDecoder {
             finished,
             verdict_only,
         } = self;
+        if *verdict_only && run_id.is_some() {
+            // Nothing more to learn from the other events: drop them unread.
+            sse.skip_events(Some(|name| !decides_verdict(name)));
+        }
         sse.push_with(chunk, |item| {
             convert(item, *verdict_only, run_id, finished, &mut f)
         });
@@ -603,7 +697,7 @@ mod tests {
                 "done"
             ]
         );
-        assert!(matches!(&evs[1], RunEvent::StreamToken { token, .. } if token == "He"));
+        assert!(matches!(&evs[1], RunEvent::StreamToken(token) if token.text() == "He"));
         assert!(matches!(&evs[3], RunEvent::Unknown { data, .. } if data == "x"));
     }
 
@@ -670,24 +764,27 @@ mod tests {
         );
         let out = all(s.as_bytes());
         assert_eq!(out.len(), 6);
-        assert!(matches!(&out[1], Ok(RunEvent::StreamToken { token, .. }) if token == "a"));
+        assert!(matches!(&out[1], Ok(RunEvent::StreamToken(token)) if token.text() == "a"));
         for bad in &out[2..4] {
             assert!(
                 matches!(bad, Err(Error::Stream(StreamError::Malformed { message })) if message.contains("stream_token")),
                 "{bad:?}"
             );
         }
-        assert!(matches!(&out[4], Ok(RunEvent::StreamToken { token, .. }) if token == "b\"é"));
+        assert!(matches!(&out[4], Ok(RunEvent::StreamToken(token)) if &**token == "b\"é"));
         assert!(matches!(&out[5], Ok(RunEvent::Done(_))));
     }
 
     #[test]
     fn token_payloads_are_kept_raw_and_read_on_request() {
         let out = all(b"event: stream_token\ndata: {\"step\":{\"a\":[1]},\"run_id\":\"r5\",\"token\":\"x\"}\n\n");
-        let Ok(ev @ RunEvent::StreamToken { data, .. }) = &out[0] else {
+        let Ok(ev @ RunEvent::StreamToken(token)) = &out[0] else {
             panic!("{out:?}")
         };
         assert_eq!(ev.run_id(), Some("r5"));
+        assert_eq!(token.text(), "x");
+        assert_eq!(token.clone().into_text(), "x");
+        let data = token.data();
         assert_eq!(data.str_field("token"), Some("x"));
         assert_eq!(data.str_field("step"), None);
         assert_eq!(data.str_field("missing"), None);
@@ -698,7 +795,9 @@ mod tests {
         assert_eq!(d.run_id(), Some("r5"));
         // A missing token is an empty one, as before.
         let out = all(b"event: stream_token\ndata: {}\n\n");
-        assert!(matches!(&out[0], Ok(RunEvent::StreamToken { token, .. }) if token.is_empty()));
+        assert!(
+            matches!(&out[0], Ok(RunEvent::StreamToken(token)) if token.is_empty() && token.clone().into_text().is_empty())
+        );
         assert_eq!(RawJson::new("[1]").str_field("x"), None);
         assert_eq!(RawJson::new("{\"x\":\"a\\nb\"}").str_field("x"), None);
     }

@@ -10,7 +10,9 @@
 //! - [`SseDecoder::push_with`] / [`SseDecoder::finish_with`] hand each event
 //!   to a callback as an [`SseEventRef`] borrowing the decoder's buffers.
 //!   The framing allocates nothing per event: line ends are found with
-//!   `memchr`, and the buffers are reused from one event to the next.
+//!   `memchr` in one pass over the chunk, an event whose lines all lie in
+//!   the chunk is handed out borrowing the chunk itself, and the buffers
+//!   kept for events that span chunks are reused from one to the next.
 //! - [`SseDecoder::push`] / [`SseDecoder::finish`] return owned
 //!   [`SseEvent`]s, for callers that keep events around.
 //!
@@ -150,6 +152,8 @@ pub struct SseDecoder {
     retry: Option<u64>,
     comments: u64,
     bytes: u64,
+    /// Event types dropped unread ([`SseDecoder::skip_events`]).
+    skip: Option<fn(&str) -> bool>,
 }
 
 impl Default for SseDecoder {
@@ -183,6 +187,7 @@ impl SseDecoder {
             retry: None,
             comments: 0,
             bytes: 0,
+            skip: None,
         }
     }
 
@@ -208,8 +213,9 @@ impl SseDecoder {
     }
 
     /// Feeds the next chunk of the body and hands each completed event (or
-    /// recoverable error) to `f`, borrowing the decoder's buffers: nothing
-    /// is allocated per event.
+    /// recoverable error) to `f`, borrowing the decoder's buffers or the
+    /// chunk itself: nothing is allocated or copied per event, except for
+    /// an event that spans chunks or has several `data:` lines.
     pub fn push_with<F: FnMut(SseItemRef<'_>)>(&mut self, chunk: &[u8], mut f: F) {
         self.bytes = self.bytes.saturating_add(chunk.len() as u64);
         let mut rest = chunk;
@@ -219,26 +225,58 @@ impl SseDecoder {
                 rest = &rest[1..];
             }
         }
-        while !rest.is_empty() {
+        // First the end of a line begun in an earlier chunk.
+        if self.discarding || !self.partial.is_empty() {
             let Some(end) = memchr::memchr2(b'\n', b'\r', rest) else {
                 self.buffer_partial(rest, &mut f);
                 return;
             };
             self.complete_line(&rest[..end], &mut f);
-            let ending = if rest[end] == b'\n' {
-                1
-            } else {
-                match rest.get(end + 1) {
-                    Some(b'\n') => 2,
-                    Some(_) => 1,
-                    None => {
-                        self.after_cr = true;
-                        1
-                    }
-                }
-            };
-            rest = &rest[end + ending..];
+            rest = self.past_ending(rest, end);
         }
+        // Checked once for the whole chunk (word at a time), so that events
+        // lying in it are handed out as text without a check each.
+        let mut held = Held {
+            text: valid_prefix(rest),
+            ..Held::default()
+        };
+        if memchr::memchr(b'\r', rest).is_none() {
+            // The common case: LF endings only, one pass over the chunk.
+            let mut start = 0;
+            for end in memchr::memchr_iter(b'\n', rest) {
+                self.line(&rest[start..end], &mut held, &mut f);
+                start = end + 1;
+            }
+            rest = &rest[start..];
+        } else {
+            while let Some(end) = memchr::memchr2(b'\n', b'\r', rest) {
+                self.line(&rest[..end], &mut held, &mut f);
+                rest = self.past_ending(rest, end);
+            }
+        }
+        self.keep(held);
+        if !rest.is_empty() {
+            self.buffer_partial(rest, &mut f);
+        }
+    }
+
+    /// What follows the line ending at `rest[end]`: one byte for LF or a
+    /// lone CR, two for CRLF. A CR closing the chunk may be the first half
+    /// of a CRLF whose LF opens the next one.
+    fn past_ending<'c>(&mut self, rest: &'c [u8], end: usize) -> &'c [u8] {
+        let ending = if rest[end] == b'\n' {
+            1
+        } else {
+            match rest.get(end + 1) {
+                Some(b'\n') => 2,
+                Some(_) => 1,
+                None => {
+                    self.after_cr = true;
+                    1
+                }
+            }
+        };
+        &rest[end + ending..]
     }
 
     /// Signals the end of the body. An unterminated final line is processed
@@ -261,7 +299,7 @@ impl SseDecoder {
         if !self.discarding && !self.partial.is_empty() {
             self.complete_line(&[], &mut f);
         }
-        self.dispatch(&mut f);
+        self.dispatch(Held::default(), &mut f);
         self.partial.clear();
         self.discarding = false;
         self.after_cr = false;
@@ -270,6 +308,24 @@ impl SseDecoder {
         self.data.clear();
         self.oversized = false;
         self.block_retry = None;
+    }
+
+    /// Drops, unread, every event whose type `skip` matches: such an event
+    /// is framed (its fields still count towards the caps, and its `id:`
+    /// and `retry:` still apply) but its data is neither checked nor handed
+    /// out. `None` hands out every event again. A caller that needs only
+    /// some events saves the cost of the others this way.
+    ///
+    /// ```
+    /// use seclai_core::SseDecoder;
+    /// let mut d = SseDecoder::new();
+    /// d.skip_events(Some(|name| name == "stream_token"));
+    /// let out = d.push(b"event: stream_token\ndata: x\n\nevent: done\ndata: {}\n\n");
+    /// assert_eq!(out.len(), 1);
+    /// assert_eq!(out[0].as_ref().unwrap().event, "done");
+    /// ```
+    pub fn skip_events(&mut self, skip: Option<fn(&str) -> bool>) {
+        self.skip = skip;
     }
 
     /// The last event id seen, for the `Last-Event-ID` header when
@@ -310,30 +366,23 @@ impl SseDecoder {
         }
     }
 
-    /// Handles a line whose end has been found; `tail` is the part of it in
-    /// the current chunk (the rest is in `self.partial`).
+    /// Handles the end of a line begun in an earlier chunk; `tail` is the
+    /// part of it in the current chunk (the rest is in `self.partial`).
     fn complete_line<F: FnMut(SseItemRef<'_>)>(&mut self, tail: &[u8], f: &mut F) {
         if self.discarding {
             self.discarding = false;
             self.at_start = false;
             return;
         }
-        if self.partial.len() + tail.len() > self.max_line {
-            self.reject_line(f);
-            self.discarding = false;
-            self.at_start = false;
-            return;
-        }
-        if self.partial.is_empty() {
-            self.process_line(tail, f);
-        } else {
-            let mut line = std::mem::take(&mut self.partial);
-            line.extend_from_slice(tail);
-            self.process_line(&line, f);
-            line.clear();
-            shrink(&mut line);
-            self.partial = line;
-        }
+        let mut line = std::mem::take(&mut self.partial);
+        line.extend_from_slice(tail);
+        let mut held = Held::default();
+        self.line(&line, &mut held, f);
+        // The line is about to be reused: keep what the event took from it.
+        self.keep(held);
+        line.clear();
+        shrink(&mut line);
+        self.partial = line;
     }
 
     fn reject_line<F: FnMut(SseItemRef<'_>)>(&mut self, f: &mut F) {
@@ -345,13 +394,51 @@ impl SseDecoder {
         }));
     }
 
-    fn process_line<F: FnMut(SseItemRef<'_>)>(&mut self, mut line: &[u8], f: &mut F) {
+    /// Copies what the pending event still borrows from a chunk into the
+    /// decoder's own buffers, before that chunk goes away.
+    fn keep(&mut self, held: Held<'_>) {
+        if let Some(name) = held.event_type {
+            self.event_type.clear();
+            self.event_type.extend_from_slice(name);
+        }
+        if let Some(data) = held.data {
+            self.data.extend_from_slice(data);
+            self.data.push(b'\n');
+        }
+    }
+
+    /// One whole line, without its ending.
+    fn line<'c, F: FnMut(SseItemRef<'_>)>(
+        &mut self,
+        mut line: &'c [u8],
+        held: &mut Held<'c>,
+        f: &mut F,
+    ) {
+        if line.len() > self.max_line {
+            self.at_start = false;
+            f(Err(SseError::LineTooLong {
+                limit: self.max_line,
+            }));
+            return;
+        }
         if self.at_start {
             self.at_start = false;
             line = line.strip_prefix(BOM).unwrap_or(line);
         }
+        // The two fields of nearly every line, recognised without a search
+        // for the colon.
+        if let Some(value) = line.strip_prefix(b"data:") {
+            return self.add_data(strip_space(value), held, f);
+        }
         if line.is_empty() {
-            self.dispatch(f);
+            let next = Held {
+                text: held.text,
+                ..Held::default()
+            };
+            return self.dispatch(std::mem::replace(held, next), f);
+        }
+        if let Some(value) = line.strip_prefix(b"event:") {
+            held.event_type = Some(strip_space(value));
             return;
         }
         let (field, value) = match memchr::memchr(b':', line) {
@@ -359,18 +446,12 @@ impl SseDecoder {
                 self.comments = self.comments.saturating_add(1);
                 return;
             }
-            Some(colon) => {
-                let value = &line[colon + 1..];
-                (&line[..colon], value.strip_prefix(b" ").unwrap_or(value))
-            }
+            Some(colon) => (&line[..colon], strip_space(&line[colon + 1..])),
             None => (line, &[][..]),
         };
         match field {
-            b"data" => self.add_data(value, f),
-            b"event" => {
-                self.event_type.clear();
-                self.event_type.extend_from_slice(value);
-            }
+            b"data" => self.add_data(value, held, f),
+            b"event" => held.event_type = Some(value),
             // An id containing NUL is ignored entirely.
             b"id" if !value.contains(&0) => {
                 if value.is_empty() {
@@ -393,14 +474,22 @@ impl SseDecoder {
         }
     }
 
-    /// Appends one `data:` line, enforcing the event cap. The size counted
-    /// is that of the joined data: earlier lines, their `\n`s, this line.
-    fn add_data<F: FnMut(SseItemRef<'_>)>(&mut self, value: &[u8], f: &mut F) {
+    /// Adds one `data:` line, enforcing the event cap. The size counted is
+    /// that of the joined data: earlier lines, their `\n`s, this line. The
+    /// first line is only borrowed; a second one starts the copy.
+    fn add_data<'c, F: FnMut(SseItemRef<'_>)>(
+        &mut self,
+        value: &'c [u8],
+        held: &mut Held<'c>,
+        f: &mut F,
+    ) {
         if self.oversized {
             return;
         }
-        if self.data.len() + value.len() > self.max_event {
+        let have = held.data.map_or(self.data.len(), |d| d.len() + 1);
+        if have + value.len() > self.max_event {
             self.oversized = true;
+            held.data = None;
             self.data.clear();
             shrink(&mut self.data);
             f(Err(SseError::EventTooLarge {
@@ -408,35 +497,93 @@ impl SseDecoder {
             }));
             return;
         }
+        if held.data.is_none() && self.data.is_empty() {
+            held.data = Some(value);
+            return;
+        }
+        if let Some(first) = held.data.take() {
+            self.data.extend_from_slice(first);
+            self.data.push(b'\n');
+        }
         self.data.extend_from_slice(value);
         self.data.push(b'\n');
     }
 
     /// Ends the current block: emits an event if it had data.
-    fn dispatch<F: FnMut(SseItemRef<'_>)>(&mut self, f: &mut F) {
+    fn dispatch<F: FnMut(SseItemRef<'_>)>(&mut self, held: Held<'_>, f: &mut F) {
         let retry = self.block_retry.take();
-        if self.oversized || self.data.is_empty() {
-            self.oversized = false;
-            self.event_type.clear();
-            return;
+        if !self.oversized && (held.data.is_some() || !self.data.is_empty()) {
+            let event = match held.event_type {
+                Some(name) => held.text_of(name),
+                None => utf8(&self.event_type),
+            };
+            let event = if event.is_empty() {
+                Cow::Borrowed("message")
+            } else {
+                event
+            };
+            if !self.skip.is_some_and(|skip| skip(&event)) {
+                let data = match held.data {
+                    Some(data) => held.text_of(data),
+                    // Without the '\n' added after the last line.
+                    None => utf8(&self.data[..self.data.len() - 1]),
+                };
+                f(Ok(SseEventRef {
+                    event: &event,
+                    data: &data,
+                    id: self.last_event_id.as_deref(),
+                    retry,
+                }));
+            }
         }
-        self.data.pop(); // the '\n' added after the last data line
-        let event = if self.event_type.is_empty() {
-            Cow::Borrowed("message")
-        } else {
-            utf8(&self.event_type)
-        };
-        f(Ok(SseEventRef {
-            event: &event,
-            data: &utf8(&self.data),
-            id: self.last_event_id.as_deref(),
-            retry,
-        }));
-        drop(event);
+        self.oversized = false;
         self.event_type.clear();
-        self.data.clear();
-        shrink(&mut self.data);
+        if !self.data.is_empty() {
+            self.data.clear();
+            shrink(&mut self.data);
+        }
     }
+}
+
+/// The fields of the pending event that still point into the chunk being
+/// decoded; copied into the decoder only if the chunk ends first.
+#[derive(Default)]
+struct Held<'c> {
+    /// The longest valid UTF-8 start of the chunk.
+    text: &'c str,
+    /// The latest `event:` value, superseding the decoder's copy.
+    event_type: Option<&'c [u8]>,
+    /// The event's only `data:` line so far (the decoder's copy is empty).
+    data: Option<&'c [u8]>,
+}
+
+impl<'c> Held<'c> {
+    /// `part` (a piece of the chunk) as text: taken from the chunk's checked
+    /// text when it lies there, checked on its own otherwise.
+    fn text_of(&self, part: &'c [u8]) -> Cow<'c, str> {
+        let start = (part.as_ptr() as usize).wrapping_sub(self.text.as_ptr() as usize);
+        let inside = start <= self.text.len() && part.len() <= self.text.len() - start;
+        match inside
+            .then(|| self.text.get(start..start + part.len()))
+            .flatten()
+        {
+            Some(text) => Cow::Borrowed(text),
+            None => utf8(part),
+        }
+    }
+}
+
+/// The longest start of `bytes` that is valid UTF-8.
+fn valid_prefix(bytes: &[u8]) -> &str {
+    match std::str::from_utf8(bytes) {
+        Ok(text) => text,
+        Err(e) => std::str::from_utf8(&bytes[..e.valid_up_to()]).unwrap_or_default(),
+    }
+}
+
+/// A field value without the one space that may follow the colon.
+fn strip_space(value: &[u8]) -> &[u8] {
+    value.strip_prefix(b" ").unwrap_or(value)
 }
 
 /// Gives back the memory of a buffer that one large line or event grew.
@@ -852,6 +999,28 @@ mod tests {
             prop_assert_eq!(&decode_chunks(&pieces, max), &whole);
             let bytewise: Vec<&[u8]> = input.chunks(1).collect();
             prop_assert_eq!(decode_chunks(&bytewise, max), whole);
+        }
+
+        #[test]
+        fn skipping_drops_exactly_the_skipped_events(
+            input in stream(),
+            points in proptest::collection::vec(any::<usize>(), 0..20),
+        ) {
+            fn skip(name: &str) -> bool {
+                name.starts_with('a') || name == "message"
+            }
+            let kept: Vec<SseItem> = decode_chunks(&[&input], 8)
+                .into_iter()
+                .filter(|r| !r.as_ref().is_ok_and(|e| skip(&e.event)))
+                .collect();
+            let mut d = SseDecoder::with_max_line(8);
+            d.skip_events(Some(skip));
+            let mut out = Vec::new();
+            for piece in split_at_points(&input, &points) {
+                d.push_into(piece, &mut out);
+            }
+            out.extend(d.finish());
+            prop_assert_eq!(out, kept);
         }
     }
 }

@@ -29,7 +29,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         match event? {
             RunEvent::Init(run) => println!("started run {}", run.run_id),
             RunEvent::Status(s) => println!("status: {}", s["status"].as_str().unwrap_or("?")),
-            RunEvent::StreamToken { token, .. } => {
+            RunEvent::StreamToken(token) => {
                 print!("{token}");
                 std::io::stdout().flush()?;
             }

@@ -176,7 +176,7 @@ async fn async_part(client: &Client) -> TourResult {
             RunEvent::Init(run) => {
                 println!("   [init] run {} is {}", run.run_id, run.status.as_str())
             }
-            RunEvent::StreamToken { token, .. } => {
+            RunEvent::StreamToken(token) => {
                 let lead = if std::mem::take(&mut first_token) {
                     "   > "
                 } else {

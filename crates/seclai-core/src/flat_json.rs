@@ -16,15 +16,6 @@ use std::ops::Range;
 /// shape read here (decide with `serde_json`).
 pub(crate) fn plain_string_field(json: &str, key: &str) -> Option<Option<Range<usize>>> {
     let b = json.as_bytes();
-    // An escape or a raw control byte (which includes whitespace other
-    // than spaces) anywhere sends the payload to serde_json. Checked in
-    // one pass without early exit, which the compiler vectorises; then a
-    // string ends at the next quote.
-    if b.iter()
-        .fold(false, |odd, &c| odd | (c == b'\\') | (c < 0x20))
-    {
-        return None;
-    }
     let mut i = skip_ws(b, 0);
     if b.get(i) != Some(&b'{') {
         return None;
@@ -57,22 +48,64 @@ pub(crate) fn plain_string_field(json: &str, key: &str) -> Option<Option<Range<u
     }
 }
 
-/// Past the spaces at `b[i..]` (the only whitespace left, see above).
 fn skip_ws(b: &[u8], mut i: usize) -> usize {
-    while b.get(i) == Some(&b' ') {
+    while matches!(b.get(i), Some(b' ' | b'\n' | b'\r' | b'\t')) {
         i += 1;
     }
     i
 }
 
-/// A string opening at `b[i]` (the input has no escapes or control
-/// bytes): the range of its text and the index after its closing quote.
+/// Bytes that end a plain run inside a string: the closing quote, and
+/// what this reader leaves to serde_json, a backslash or a control byte.
+const STOP: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut c = 0;
+    while c < 0x20 {
+        t[c] = true;
+        c += 1;
+    }
+    t[b'"' as usize] = true;
+    t[b'\\' as usize] = true;
+    t
+};
+
+/// A string without escapes opening at `b[i]`: the range of its text and
+/// the index after its closing quote.
 fn string(b: &[u8], i: usize) -> Option<(Range<usize>, usize)> {
     if b.get(i) != Some(&b'"') {
         return None;
     }
-    let len = b[i + 1..].iter().position(|&c| c == b'"')?;
-    Some((i + 1..i + 1 + len, i + 2 + len))
+    let end = next_stop(b, i + 1)?;
+    (b[end] == b'"').then_some((i + 1..end, end + 1))
+}
+
+/// The index of the first quote, backslash or control byte in `b[i..]`,
+/// eight bytes at a time.
+fn next_stop(b: &[u8], mut i: usize) -> Option<usize> {
+    while let Some(word) = b.get(i..i + 8) {
+        let mask = stops(u64::from_le_bytes(word.try_into().ok()?));
+        if mask != 0 {
+            return Some(i + (mask.trailing_zeros() / 8) as usize);
+        }
+        i += 8;
+    }
+    let rest = b.get(i..)?;
+    rest.iter()
+        .position(|&c| STOP[usize::from(c)])
+        .map(|p| i + p)
+}
+
+/// The high bit of each byte of `w` (bytes in little-endian order) that is
+/// a quote, a backslash or below 0x20. Only the lowest flag is exact (a
+/// borrow can flag a byte above a true one), which is all `next_stop` uses.
+fn stops(w: u64) -> u64 {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let zero = |x: u64| x.wrapping_sub(ONES) & !x;
+    let quote = zero(w ^ (ONES * u64::from(b'"')));
+    let slash = zero(w ^ (ONES * u64::from(b'\\')));
+    let control = w.wrapping_sub(ONES * 0x20) & !w;
+    (quote | slash | control) & HIGH
 }
 
 /// A value of the flat shape opening at `b[i]`: the index after it.
@@ -211,6 +244,20 @@ mod tests {
     }
 
     proptest! {
+        /// The word-at-a-time search finds what a byte loop finds.
+        #[test]
+        fn next_stop_agrees_with_a_byte_loop(
+            b in proptest::collection::vec(
+                prop_oneof![Just(b'"'), Just(b'\\'), Just(0x1fu8), Just(0x20u8), Just(b'a'),
+                            Just(0x80u8), Just(0xffu8), Just(0u8), any::<u8>()], 0..40),
+            from in 0usize..8,
+        ) {
+            let expect = b.iter().skip(from).position(|&c| c == b'"' || c == b'\\' || c < 0x20)
+                .map(|p| p + from);
+            let from = from.min(b.len());
+            prop_assert_eq!(next_stop(&b, from), expect);
+        }
+
         /// Whatever this reader answers, serde_json answers the same.
         #[test]
         fn agrees_with_serde_json(pieces in proptest::collection::vec(piece(), 0..14)) {

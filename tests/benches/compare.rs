@@ -947,7 +947,7 @@ fn child(kind: &str, size: u64) {
     let dir = tempfile::tempdir().unwrap();
     let url = server(size);
     let file = dir.path().join("upload.bin");
-    if kind.ends_with("upload") {
+    if kind.contains("upload") {
         let mut f = std::fs::File::create(&file).unwrap();
         let chunk = vec![b'u'; 1 << 20];
         for _ in 0..(size >> 20) {
@@ -967,20 +967,27 @@ fn child(kind: &str, size: u64) {
         .base_url(&url)
         .build()
         .unwrap();
+    // `-ct`: the async client on a current-thread runtime.
+    let runtime = if kind.ends_with("-ct") {
+        current_thread_rt()
+    } else {
+        rt()
+    };
     // Warm up both stacks so the baseline includes their fixed costs.
-    rt().block_on(a.get_agent("a1").send()).unwrap();
+    runtime.block_on(a.get_agent("a1").send()).unwrap();
     b.get_agent("a1").send().unwrap();
     // Reset the peak (VmHWM) to the current RSS so setup is not counted.
     let _ = std::fs::write("/proc/self/clear_refs", "5");
     let baseline = rss_kib("VmRSS:");
     let cpu = client_cpu();
-    match kind {
+    match kind.trim_end_matches("-ct") {
         "async-upload" => {
-            rt().block_on(
-                a.upload_file_to_source("s", seclai::Upload::path(&file).unwrap())
-                    .send(),
-            )
-            .unwrap();
+            runtime
+                .block_on(
+                    a.upload_file_to_source("s", seclai::Upload::path(&file).unwrap())
+                        .send(),
+                )
+                .unwrap();
         }
         "blocking-upload" => {
             b.upload_file_to_source("s", seclai_blocking::Upload::path(&file).unwrap())
@@ -988,13 +995,14 @@ fn child(kind: &str, size: u64) {
                 .unwrap();
         }
         "async-download" => {
-            rt().block_on(async {
-                a.download_source_export("s", "e")
-                    .await?
-                    .write_to(&target)
-                    .await
-            })
-            .unwrap();
+            runtime
+                .block_on(async {
+                    a.download_source_export("s", "e")
+                        .await?
+                        .write_to(&target)
+                        .await
+                })
+                .unwrap();
         }
         _ => {
             b.download_source_export("s", "e")
@@ -1006,7 +1014,7 @@ fn child(kind: &str, size: u64) {
     }
     let cpu = client_cpu().saturating_sub(cpu);
     let peak = rss_kib("VmHWM:");
-    if kind.ends_with("download") {
+    if kind.contains("download") {
         // The figure means nothing unless the whole body went through.
         assert_eq!(std::fs::metadata(&target).unwrap().len(), size);
     }
@@ -1046,8 +1054,10 @@ fn bench_memory(quick: bool) {
     let mut cpu_of = std::collections::HashMap::new();
     for kind in [
         "async-upload",
+        "async-upload-ct",
         "blocking-upload",
         "async-download",
+        "async-download-ct",
         "blocking-download",
     ] {
         let (mut growth, mut cpu, mut base) = (Vec::new(), Vec::new(), 0.0);
@@ -1088,13 +1098,23 @@ fn bench_memory(quick: bool) {
             list.join(" / "),
         );
     }
-    for what in ["upload", "download"] {
+    for (what, flavour) in [
+        ("upload", ""),
+        ("upload", "-ct"),
+        ("download", ""),
+        ("download", "-ct"),
+    ] {
         if let (Some(a), Some(b)) = (
-            cpu_of.get(format!("async-{what}").as_str()),
+            cpu_of.get(format!("async-{what}{flavour}").as_str()),
             cpu_of.get(format!("blocking-{what}").as_str()),
         ) {
+            let runtime = if flavour.is_empty() {
+                "multi-thread"
+            } else {
+                "current-thread"
+            };
             println!(
-                "| async {what} client CPU | {:.3} s | {:.3} s (blocking client) | {:.2}× |",
+                "| async {what} client CPU ({runtime} runtime) | {:.3} s | {:.3} s (blocking client) | {:.2}× |",
                 a.as_secs_f64(),
                 b.as_secs_f64(),
                 a.as_secs_f64() / b.as_secs_f64()

@@ -269,7 +269,7 @@ impl Download {
         let mut writer = BackgroundWriter::new(file);
         loop {
             match self.chunk().await {
-                Ok(Some(chunk)) => writer.push(&chunk).await?,
+                Ok(Some(chunk)) => writer.push(chunk).await?,
                 Ok(None) => return writer.finish().await,
                 Err(e) => {
                     writer.abort().await;
@@ -355,7 +355,8 @@ pub(crate) fn upload_body(
 // Writing downloads
 // ---------------------------------------------------------------------------
 
-/// The size of each of the two buffers a download is written through.
+/// How many bytes of received chunks are gathered before they are written
+/// (a large chunk is written on its own).
 const WRITE_BATCH: usize = 64 * 1024;
 
 /// Run local file I/O on tokio's blocking pool, never on the async task.
@@ -372,70 +373,68 @@ fn io_error(what: &str, e: &dyn std::fmt::Display) -> Error {
     ))
 }
 
-type WriteResult = std::io::Result<(seclai_core::download::AtomicFile, Vec<u8>)>;
-
-/// Writes a download on the blocking pool while the next batch fills: two
-/// reusable buffers, at most one write in flight.
+/// Writes a download on tokio's blocking pool, a batch at a time. The
+/// chunks are written as received, never copied, and the next chunk is
+/// read only once they are written: the HTTP library's read buffers are
+/// released as soon as possible, and a 200 MiB download costs no more CPU
+/// than the blocking client's (copying into buffers of our own and writing
+/// them while reading on cost 1.2 to 1.4 times as much, for no less peak
+/// memory).
 struct BackgroundWriter {
-    idle: Option<(seclai_core::download::AtomicFile, Vec<u8>)>,
-    in_flight: Option<tokio::task::JoinHandle<WriteResult>>,
-    filling: Vec<u8>,
+    file: Option<seclai_core::download::AtomicFile>,
+    batch: Vec<Bytes>,
+    batched: usize,
 }
 
 impl BackgroundWriter {
     fn new(file: seclai_core::download::AtomicFile) -> Self {
         BackgroundWriter {
-            idle: Some((file, Vec::with_capacity(WRITE_BATCH))),
-            in_flight: None,
-            filling: Vec::with_capacity(WRITE_BATCH),
+            file: Some(file),
+            batch: Vec::new(),
+            batched: 0,
         }
     }
 
-    async fn push(&mut self, mut data: &[u8]) -> Result<()> {
-        while !data.is_empty() {
-            let n = (WRITE_BATCH - self.filling.len()).min(data.len());
-            self.filling.extend_from_slice(&data[..n]);
-            data = &data[n..];
-            if self.filling.len() == WRITE_BATCH {
-                self.flush().await?;
-            }
+    async fn push(&mut self, chunk: Bytes) -> Result<()> {
+        self.batched += chunk.len();
+        self.batch.push(chunk);
+        if self.batched >= WRITE_BATCH {
+            self.flush().await?;
         }
         Ok(())
     }
 
     async fn flush(&mut self) -> Result<()> {
-        let (mut file, mut spare) = self.settle().await?;
-        spare.clear();
-        let full = std::mem::replace(&mut self.filling, spare);
-        self.in_flight = Some(tokio::task::spawn_blocking(move || {
-            file.write_all(&full)?;
-            Ok((file, full))
-        }));
+        let mut file = self
+            .file
+            .take()
+            .ok_or_else(|| io_error("writing the download", &"an earlier write failed"))?;
+        let batch = std::mem::take(&mut self.batch);
+        self.batched = 0;
+        let file = off_task(move || {
+            for chunk in &batch {
+                file.write_all(chunk)?;
+            }
+            Ok::<_, std::io::Error>(file)
+        })
+        .await?
+        .map_err(|e| io_error("writing the download", &e))?;
+        self.file = Some(file);
         Ok(())
     }
 
-    async fn settle(&mut self) -> Result<(seclai_core::download::AtomicFile, Vec<u8>)> {
-        if let Some(write) = self.in_flight.take() {
-            return write
-                .await
-                .map_err(|e| io_error("file I/O", &e))?
-                .map_err(|e| io_error("writing the download", &e));
-        }
-        self.idle
-            .take()
-            .ok_or_else(|| io_error("writing the download", &"an earlier write failed"))
-    }
-
     async fn finish(mut self) -> Result<PathBuf> {
-        if !self.filling.is_empty() {
+        if !self.batch.is_empty() {
             self.flush().await?;
         }
-        let (file, _) = self.settle().await?;
-        off_task(move || file.commit()).await?
+        match self.file.take() {
+            Some(file) => off_task(move || file.commit()).await?,
+            None => Err(io_error("writing the download", &"an earlier write failed")),
+        }
     }
 
     async fn abort(mut self) {
-        if let Ok((file, _)) = self.settle().await {
+        if let Some(file) = self.file.take() {
             let _ = off_task(move || file.discard()).await;
         }
     }

@@ -1,16 +1,15 @@
-//! One call's life, without I/O: build each attempt's request, classify
-//! what came back, decide retries, decode the answer. A transport's loop is
-//! just: `request` → send → `retry_on_status` / `retry_on_error` → sleep or
-//! read the body → `finish`.
+//! The retry and status bookkeeping of one call across its attempts, for
+//! the engine ([`crate::engine::CallMachine`]): each attempt's headers,
+//! whether a status or a transport failure is retried (and after how long),
+//! and the error for a final non-2xx answer.
 
 use crate::auth::{self, Resolved};
 use crate::config::ClientConfig;
-use crate::error::{ApiError, Error, Result, TransportError, decode_json};
+use crate::error::{ApiError, Error, Result, TransportError};
 use crate::ratelimit::{RateLimit, request_id};
 use crate::render::Prepared;
 use crate::retry::{Decision, Outcome, RetryPolicy};
 use http::{HeaderMap, StatusCode};
-use serde::de::DeserializeOwned;
 use std::time::{Duration, Instant};
 
 /// A decoded answer with what the response said about itself.
@@ -102,18 +101,6 @@ impl Exchange {
         Ok(headers)
     }
 
-    /// The request for the next attempt, with `resolved` credentials.
-    pub fn request(&self, resolved: &Resolved) -> Result<http::Request<Vec<u8>>> {
-        let headers = self.headers(resolved)?;
-        let mut req = http::Request::builder()
-            .method(self.prepared.method.clone())
-            .uri(&self.prepared.url)
-            .body(self.prepared.body.clone().unwrap_or_default())
-            .map_err(|e| Error::InvalidRequest(format!("cannot build the request: {e}")))?;
-        *req.headers_mut() = headers;
-        Ok(req)
-    }
-
     fn decide(&mut self, outcome: Outcome) -> Option<Duration> {
         match self
             .policy
@@ -129,7 +116,7 @@ impl Exchange {
     }
 
     /// After a response head arrived: `Some(delay)` to retry (drop the
-    /// response), `None` to read the body and [`finish`](Self::finish).
+    /// response), `None` to read the body.
     pub fn retry_on_status(&mut self, status: StatusCode, headers: &HeaderMap) -> Option<Duration> {
         if status.is_success() || status.is_informational() || status.is_redirection() {
             return None;
@@ -157,52 +144,6 @@ impl Exchange {
         }
     }
 
-    /// Decode a final answer into `T` (2xx) or an [`Error::Api`].
-    pub fn finish<T: DeserializeOwned>(
-        &self,
-        status: StatusCode,
-        headers: HeaderMap,
-        body: &[u8],
-    ) -> Result<Response<T>> {
-        self.check_status(status, &headers, body)?;
-        let value = decode_json(status, body)?;
-        Ok(self.response(value, status, headers))
-    }
-
-    /// Like [`finish`](Self::finish) for one page of a list: the items
-    /// under `items_key` (or `data`/`items`) and what the envelope says
-    /// about paging.
-    pub fn finish_page<T: DeserializeOwned>(
-        &self,
-        status: StatusCode,
-        headers: &HeaderMap,
-        body: &[u8],
-        items_key: &str,
-    ) -> Result<crate::paging::PageData<T>> {
-        self.check_status(status, headers, body)?;
-        crate::paging::read_page(status, body, items_key)
-    }
-
-    /// Like [`finish`](Self::finish) for the untyped `request()` call: JSON
-    /// becomes a value, other text a JSON string, an empty body `null`.
-    pub fn finish_raw(
-        &self,
-        status: StatusCode,
-        headers: HeaderMap,
-        body: &[u8],
-    ) -> Result<Response<serde_json::Value>> {
-        self.check_status(status, &headers, body)?;
-        let is_json = is_json_response(&headers);
-        let value = if body.iter().all(u8::is_ascii_whitespace) {
-            serde_json::Value::Null
-        } else if is_json {
-            decode_json(status, body)?
-        } else {
-            serde_json::Value::String(String::from_utf8_lossy(body).into_owned())
-        };
-        Ok(self.response(value, status, headers))
-    }
-
     /// An [`Error::Api`] for a non-2xx answer; counts successes for the budget.
     pub fn check_status(&self, status: StatusCode, headers: &HeaderMap, body: &[u8]) -> Result<()> {
         log_done(
@@ -228,10 +169,6 @@ impl Exchange {
             Err(e) => e,
             Ok(()) => Error::Api(Box::new(ApiError::from_response(status, headers, body))),
         }
-    }
-
-    fn response<T>(&self, value: T, status: StatusCode, headers: HeaderMap) -> Response<T> {
-        Response::new(value, status, headers)
     }
 }
 
@@ -338,7 +275,7 @@ mod tests {
     }
 
     #[test]
-    fn finish_decodes_and_reports_errors() {
+    fn final_answers_are_checked_and_headers_carry_the_credentials() {
         let c = config();
         let x = Exchange::new(
             &c,
@@ -347,15 +284,14 @@ mod tests {
         let mut h = HeaderMap::new();
         h.insert("x-request-id", "r1".parse().unwrap());
         let e = x
-            .finish::<serde_json::Value>(StatusCode::NOT_FOUND, h, b"{\"detail\":\"nope\"}")
+            .check_status(StatusCode::NOT_FOUND, &h, b"{\"detail\":\"nope\"}")
             .unwrap_err();
         assert!(e.is_not_found());
         assert_eq!(e.request_id(), Some("r1"));
-        let r = x
-            .finish_raw(StatusCode::OK, HeaderMap::new(), b"plain")
-            .unwrap();
-        assert_eq!(r.value, serde_json::json!("plain"));
-        let req = x.request(&Resolved::ApiKey(Secret::new("k"))).unwrap();
-        assert_eq!(req.headers()["x-api-key"], "k");
+        assert!(x.check_status(StatusCode::OK, &h, b"{}").is_ok());
+        let e = x.api_error(StatusCode::BAD_GATEWAY, &h, b"<html>");
+        assert_eq!(e.status(), Some(StatusCode::BAD_GATEWAY));
+        let headers = x.headers(&Resolved::ApiKey(Secret::new("k"))).unwrap();
+        assert_eq!(headers["x-api-key"], "k");
     }
 }

@@ -152,15 +152,9 @@ impl Poller {
 
     /// How long to sleep before the next check (zero for the first), or the
     /// deadline error carrying the id and the last status seen.
+    /// On the system clock; see [`next_delay_at`](Self::next_delay_at).
     pub fn next_delay(&mut self) -> Result<Duration> {
-        let elapsed = self.started.elapsed();
-        self.schedule.next_delay(elapsed).ok_or_else(|| {
-            Error::Stream(StreamError::Deadline {
-                run_id: Some(self.id.clone()),
-                last_status: self.last_status.clone(),
-                waited: elapsed,
-            })
-        })
+        self.next_delay_at(Instant::now())
     }
 
     /// Record a status seen by a check.

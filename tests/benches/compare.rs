@@ -1004,6 +1004,26 @@ fn child(kind: &str, size: u64) {
                 })
                 .unwrap();
         }
+        "reqwest-download" => {
+            // The baseline: plain reqwest, each chunk written with tokio::fs.
+            runtime.block_on(async {
+                use futures_util::StreamExt;
+                use tokio::io::AsyncWriteExt;
+                let http = reqwest::Client::new();
+                let resp = http
+                    .get(format!("{url}/sources/s/exports/e/download"))
+                    .header("x-api-key", "k")
+                    .send()
+                    .await
+                    .unwrap();
+                let mut file = tokio::fs::File::create(&target).await.unwrap();
+                let mut body = resp.bytes_stream();
+                while let Some(chunk) = body.next().await {
+                    file.write_all(&chunk.unwrap()).await.unwrap();
+                }
+                file.flush().await.unwrap();
+            });
+        }
         _ => {
             b.download_source_export("s", "e")
                 .send()
@@ -1058,6 +1078,8 @@ fn bench_memory(quick: bool) {
         "blocking-upload",
         "async-download",
         "async-download-ct",
+        "reqwest-download",
+        "reqwest-download-ct",
         "blocking-download",
     ] {
         let (mut growth, mut cpu, mut base) = (Vec::new(), Vec::new(), 0.0);

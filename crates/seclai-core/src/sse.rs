@@ -247,12 +247,7 @@ impl SseDecoder {
             let mut pos = 0;
             while let Some(&first) = rest.get(pos) {
                 if self.nothing_pending(&held) {
-                    if let Some((event_type, data, len)) = self.event_at(&rest[pos..], &newlines) {
-                        let event = Held {
-                            text: held.text,
-                            event_type,
-                            data: Some(data),
-                        };
+                    if let Some((event, len)) = self.event_at(&rest[pos..], held.text, &newlines) {
                         self.dispatch(event, &mut f);
                         pos += len;
                         continue;
@@ -296,15 +291,17 @@ impl SseDecoder {
 
     /// An event of the usual shape at the start of `b`, with nothing
     /// pending: an optional `event:` line, one `data:` line and a blank
-    /// line, all ending with LF and within the caps. Its type, its data and
-    /// its length; `None` (and nothing changed) for anything else, which
-    /// is then read line by line with the same result.
+    /// line, all ending with LF and within the caps. The event's fields
+    /// (`text` is the chunk's) and its length; `None` (and nothing changed)
+    /// for anything else, which is then read line by line with the same
+    /// result.
     #[inline]
     fn event_at<'c>(
         &self,
         b: &'c [u8],
+        text: &'c str,
         newlines: &Newlines,
-    ) -> Option<(Option<&'c [u8]>, &'c [u8], usize)> {
+    ) -> Option<(Held<'c>, usize)> {
         let (event_type, skip) = match b.strip_prefix(b"event:") {
             Some(value) => {
                 let end = newlines.find(b)?;
@@ -322,7 +319,12 @@ impl SseDecoder {
             return None;
         }
         let data = strip_space(&value[..end - 5]);
-        (data.len() <= self.max_event).then_some((event_type, data, skip + end + 2))
+        let event = Held {
+            text,
+            event_type,
+            data: Some(data),
+        };
+        (data.len() <= self.max_event).then_some((event, skip + end + 2))
     }
 
     /// What follows the line ending at `rest[end]`: one byte for LF or a

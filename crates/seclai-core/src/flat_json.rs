@@ -17,6 +17,9 @@ use std::ops::Range;
 /// shortest path: whitespace is looked for only where a delimiter is not.
 pub(crate) fn plain_string_field(json: &str, key: &str) -> Option<Option<Range<usize>>> {
     let b = json.as_bytes();
+    if let Some(found) = compact_strings(b, key.as_bytes()) {
+        return Some(found);
+    }
     let mut i = skip_ws(b, 0);
     if b.get(i) != Some(&b'{') {
         return None;
@@ -68,6 +71,39 @@ pub(crate) fn plain_string_field(json: &str, key: &str) -> Option<Option<Range<u
                 }
             }
             b'}' => return (skip_ws(b, i) == b.len()).then_some(found),
+            _ => return None,
+        }
+    }
+}
+
+/// The shape nearly every token payload has, read with the fewest checks:
+/// `{"k":"v","k":"v"}`, no whitespace, string values only. `None` for
+/// anything else, which the general reader above then takes.
+#[inline]
+fn compact_strings(b: &[u8], key: &[u8]) -> Option<Option<Range<usize>>> {
+    if b.first() != Some(&b'{') {
+        return None;
+    }
+    if b.len() == 2 && b[1] == b'}' {
+        return Some(None);
+    }
+    let mut found = None;
+    let mut i = 1;
+    loop {
+        let name = string(b, i)?;
+        if b.get(name.end + 1) != Some(&b':') {
+            return None;
+        }
+        let text = string(b, name.end + 2)?;
+        if b[name] == *key {
+            if found.is_some() {
+                return None;
+            }
+            found = Some(text.clone());
+        }
+        match b.get(text.end + 1) {
+            Some(b',') => i = text.end + 2,
+            Some(b'}') if text.end + 2 == b.len() => return Some(found),
             _ => return None,
         }
     }

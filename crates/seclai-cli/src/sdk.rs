@@ -214,9 +214,8 @@ fn event_json(e: &RunEvent) -> Value {
         RunEvent::Status(d)
         | RunEvent::StreamEnd(d)
         | RunEvent::StreamReasoning(d)
-        | RunEvent::Step { data: d, .. }
-        | RunEvent::Timeout { data: d, .. }
-        | RunEvent::Error { data: d, .. } => d.clone(),
+        | RunEvent::Step { data: d, .. } => d.to_value().unwrap_or(Value::Null),
+        RunEvent::Timeout { data: d, .. } | RunEvent::Error { data: d, .. } => d.clone(),
         RunEvent::StreamToken(token) => token.data().to_value().unwrap_or(Value::Null),
         RunEvent::Unknown { data, .. } => crate::input::text_value(data),
         _ => Value::Null,

@@ -5,6 +5,13 @@
 //! item and decoding goes on; a stream that ends before `done`, `error` or
 //! `timeout` ends with [`StreamError::EndedEarly`].
 //!
+//! Known events never go through a `serde_json::Value`: runs decode into
+//! [`AgentRunResponse`], tokens into [`Token`], and the payloads of the
+//! others (`status`, `stream_end`, `stream_reasoning`, `step_*`) are checked
+//! to be JSON without building anything and kept as sent ([`RawJson`]).
+//! Only a server `error`/`timeout`, which ends the stream, is kept as a
+//! value.
+//!
 //! The hot path is `stream_token`, one event per generated token. Its
 //! payload is checked and its token found in one pass over the text, never
 //! through a `serde_json::Value`, and the event keeps a single copy of the
@@ -239,21 +246,25 @@ struct RunIdPayload<'a> {
 pub enum RunEvent {
     /// `init`: the run was created; a snapshot including its `run_id`.
     Init(Box<AgentRunResponse>),
-    /// `status`: a status change.
-    Status(Value),
+    /// `status`: a status change. The payload is checked to be JSON and
+    /// kept as sent (`data.str_field("status")`, or [`RawJson::parse`]
+    /// into a type of your own).
+    Status(RawJson),
     /// A step event (`step_*`), forwarded from the run.
     Step {
         /// The event name.
         event: String,
-        /// Its payload.
-        data: Value,
+        /// Its payload, checked to be JSON and kept as sent.
+        data: RawJson,
     },
     /// `stream_token`: one token of a streaming step.
     StreamToken(Token),
-    /// `stream_end`: a streaming step finished.
-    StreamEnd(Value),
-    /// `stream_reasoning`: reasoning text of a streaming step.
-    StreamReasoning(Value),
+    /// `stream_end`: a streaming step finished (payload checked, kept as
+    /// sent).
+    StreamEnd(RawJson),
+    /// `stream_reasoning`: reasoning text of a streaming step (payload
+    /// checked, kept as sent).
+    StreamReasoning(RawJson),
     /// `done`: the final snapshot of the run.
     Done(Box<AgentRunResponse>),
     /// `timeout`: the server stopped following the run (it may still finish).
@@ -303,10 +314,10 @@ impl RunEvent {
         match self {
             RunEvent::Init(r) | RunEvent::Done(r) => Some(&r.run_id),
             RunEvent::Timeout { run_id, .. } | RunEvent::Error { run_id, .. } => run_id.as_deref(),
-            RunEvent::Status(d) | RunEvent::StreamEnd(d) | RunEvent::StreamReasoning(d) => {
-                str_field(d, "run_id")
-            }
-            RunEvent::Step { data, .. } => str_field(data, "run_id"),
+            RunEvent::Status(d)
+            | RunEvent::StreamEnd(d)
+            | RunEvent::StreamReasoning(d)
+            | RunEvent::Step { data: d, .. } => d.str_field("run_id"),
             RunEvent::StreamToken(token) => token.run_id(),
             RunEvent::Unknown { .. } => None,
         }
@@ -332,13 +343,19 @@ impl RunEvent {
         let json = || -> Result<Value> {
             serde_json::from_str(data).map_err(|e| malformed(event, "is not valid JSON", &e))
         };
+        // Checked without building anything, then kept as sent.
+        let raw = || -> Result<RawJson> {
+            serde_json::from_str::<serde::de::IgnoredAny>(data)
+                .map(|_| RawJson(data.to_owned()))
+                .map_err(|e| malformed(event, "is not valid JSON", &e))
+        };
         Ok(match event {
             "init" => RunEvent::Init(parse_run(event, data)?),
             "done" => RunEvent::Done(parse_run(event, data)?),
             "stream_token" => RunEvent::StreamToken(Token::parse(data)?),
-            "status" => RunEvent::Status(json()?),
-            "stream_end" => RunEvent::StreamEnd(json()?),
-            "stream_reasoning" => RunEvent::StreamReasoning(json()?),
+            "status" => RunEvent::Status(raw()?),
+            "stream_end" => RunEvent::StreamEnd(raw()?),
+            "stream_reasoning" => RunEvent::StreamReasoning(raw()?),
             "timeout" => {
                 let data = json().unwrap_or_else(|_| Value::String(data.to_owned()));
                 RunEvent::Timeout {
@@ -362,7 +379,7 @@ impl RunEvent {
             }
             name if name.starts_with("step") => RunEvent::Step {
                 event: name.to_string(),
-                data: json()?,
+                data: raw()?,
             },
             name => RunEvent::Unknown {
                 event: name.to_string(),
@@ -699,6 +716,19 @@ mod tests {
         );
         assert!(matches!(&evs[1], RunEvent::StreamToken(token) if token.text() == "He"));
         assert!(matches!(&evs[3], RunEvent::Unknown { data, .. } if data == "x"));
+        // Other known payloads are kept as sent, read on request.
+        let out = all(
+            b"event: status\ndata: {\"status\":\"running\",\"run_id\":\"r9\",\"n\":[1]}\n\nevent: step_started\ndata: {\"step\":{\"id\":2}}\n\n",
+        );
+        let Ok(ev @ RunEvent::Status(d)) = &out[0] else {
+            panic!("{out:?}")
+        };
+        assert_eq!(d.str_field("status"), Some("running"));
+        assert_eq!(ev.run_id(), Some("r9"));
+        assert_eq!(d.to_value().unwrap()["n"][0], 1);
+        assert!(
+            matches!(&out[1], Ok(RunEvent::Step { event, data }) if event == "step_started" && data.as_str() == "{\"step\":{\"id\":2}}")
+        );
     }
 
     #[test]

@@ -28,7 +28,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     while let Some(event) = events.next().await {
         match event? {
             RunEvent::Init(run) => println!("started run {}", run.run_id),
-            RunEvent::Status(s) => println!("status: {}", s["status"].as_str().unwrap_or("?")),
+            RunEvent::Status(s) => println!("status: {}", s.str_field("status").unwrap_or("?")),
             RunEvent::StreamToken(token) => {
                 print!("{token}");
                 std::io::stdout().flush()?;

@@ -185,7 +185,7 @@ async fn async_part(client: &Client) -> TourResult {
                 print!("{lead}{token}");
                 std::io::stdout().flush().ok();
             }
-            RunEvent::Status(s) => println!("   [status] {}", s["status"].as_str().unwrap_or("?")),
+            RunEvent::Status(s) => println!("   [status] {}", s.str_field("status").unwrap_or("?")),
             RunEvent::StreamEnd(_) => println!(),
             RunEvent::Done(run) => {
                 println!("   [done] run {} is {}", run.run_id, run.status.as_str())

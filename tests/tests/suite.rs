@@ -15,6 +15,7 @@ macro_rules! suite_for {
             requests::decode_errors_name_the_path,
             requests::path_segments_arrive_intact,
             requests::query_parameters_and_base_prefix,
+            requests::integer_inputs_take_any_integer_and_are_range_checked,
             requests::raw_request_answers,
             requests::metadata_comes_with_the_value,
             requests::update_api_version_pins_clears_and_guards,

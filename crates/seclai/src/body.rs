@@ -266,7 +266,7 @@ impl Download {
     pub async fn write_to(mut self, path: impl AsRef<Path>) -> Result<PathBuf> {
         let target = path.as_ref().to_path_buf();
         let file = off_task(move || seclai_core::download::AtomicFile::create(&target)).await??;
-        let mut writer = BackgroundWriter::new(file);
+        let mut writer = BatchWriter::new(file);
         loop {
             match self.chunk().await {
                 Ok(Some(chunk)) => writer.push(chunk).await?,
@@ -380,15 +380,15 @@ fn io_error(what: &str, e: &dyn std::fmt::Display) -> Error {
 /// than the blocking client's (copying into buffers of our own and writing
 /// them while reading on cost 1.2 to 1.4 times as much, for no less peak
 /// memory).
-struct BackgroundWriter {
+struct BatchWriter {
     file: Option<seclai_core::download::AtomicFile>,
     batch: Vec<Bytes>,
     batched: usize,
 }
 
-impl BackgroundWriter {
+impl BatchWriter {
     fn new(file: seclai_core::download::AtomicFile) -> Self {
-        BackgroundWriter {
+        BatchWriter {
             file: Some(file),
             batch: Vec::new(),
             batched: 0,

@@ -248,6 +248,31 @@ pub fn query_parameters_and_base_prefix<H: Harness>() {
     assert_eq!(reqs[1].path_and_query, "/prefix/things?tag=a%20b&tag=c%26d");
 }
 
+/// An integer input takes any integer type (here a `usize`); one out of
+/// the spec's range is refused before anything is sent.
+pub fn integer_inputs_take_any_integer_and_are_range_checked<H: Harness>() {
+    let page = r#"{"data": [], "pagination": {"page": 1, "limit": 50, "pages": 0, "total": 0, "has_next": false, "has_prev": false}}"#;
+    let server = RawServer::start(vec![Script::json(200, page), Script::json(200, page)]);
+    let c: H = client(&server);
+    let n: usize = 50;
+    H::block(Call::new(c.clone(), ops::ListAgents::new()).limit(n).send())
+        .expect("an in-range usize limit is sent");
+    assert_eq!(server.hits(), 1);
+    assert_eq!(server.requests()[0].query(), Some("limit=50"));
+
+    let err = H::block(
+        Call::new(c.clone(), ops::ListAgents::new())
+            .limit(500usize)
+            .send(),
+    )
+    .unwrap_err();
+    assert!(
+        matches!(&err, Error::InvalidRequest(m) if m.contains("`limit`") && m.contains("between 1 and 100")),
+        "{err:?}"
+    );
+    assert_eq!(server.hits(), 1, "nothing was sent for the bad limit");
+}
+
 pub fn raw_request_answers<H: Harness>() {
     let server = RawServer::start(vec![
         ok_json(r#"{"a":1}"#),

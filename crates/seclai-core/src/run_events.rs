@@ -14,8 +14,10 @@
 //!
 //! The hot path is `stream_token`, one event per generated token. Its
 //! payload is checked and its token found in one pass over the text, never
-//! through a `serde_json::Value`, and the event keeps a single copy of the
-//! payload with the token pointing into it ([`Token`]). A decoder made
+//! through a `serde_json::Value`, and the event keeps the payload with the
+//! token pointing into it ([`Token`]). The payloads of the events of one
+//! read share a single copy of it, so a read of a hundred tokens costs one
+//! allocation, not a hundred. A decoder made
 //! with [`RunEventDecoder::verdict_only`] goes further for callers that only
 //! need the outcome (`run_streaming_agent_and_wait`): it decodes `init`,
 //! `done`, `error` and `timeout`, and once the run id is known it has the
@@ -27,39 +29,110 @@ use seclai_gen::types::AgentRunResponse;
 use serde::Deserialize;
 use serde_json::Value;
 use std::borrow::Cow;
+use std::sync::Arc;
 
 /// The JSON payload of an event, kept as the text the server sent and
 /// parsed only on request.
-#[derive(Clone, PartialEq, Eq, Default)]
-pub struct RawJson(String);
+///
+/// Payloads decoded from a stream share one copy of the chunk of the body
+/// they arrived in (one allocation per read, not one per event), so keeping
+/// a `RawJson` keeps that copy, at most one read of the body, alive. For a
+/// payload kept long after the stream, [`into_string`](Self::into_string)
+/// gives a copy of its own.
+#[derive(Clone)]
+pub struct RawJson {
+    buf: Arc<str>,
+    start: usize,
+    end: usize,
+}
 
 impl RawJson {
     /// Wraps JSON text (not checked here).
     pub fn new(text: impl Into<String>) -> Self {
-        RawJson(text.into())
+        let text: String = text.into();
+        let end = text.len();
+        RawJson {
+            buf: Arc::from(text),
+            start: 0,
+            end,
+        }
     }
     /// The text as sent.
+    #[inline]
     pub fn as_str(&self) -> &str {
-        &self.0
+        self.buf.get(self.start..self.end).unwrap_or_default()
     }
     /// The text, owned.
     pub fn into_string(self) -> String {
-        self.0
+        self.as_str().to_owned()
     }
     /// Parses the payload into a JSON value.
     pub fn to_value(&self) -> serde_json::Result<Value> {
-        serde_json::from_str(&self.0)
+        serde_json::from_str(self.as_str())
     }
     /// Parses the payload into any type.
     pub fn parse<'a, T: Deserialize<'a>>(&'a self) -> serde_json::Result<T> {
-        serde_json::from_str(&self.0)
+        serde_json::from_str(self.as_str())
     }
     /// A top-level string field, read without building a `Value`; `None`
     /// when absent, not a string, or not borrowable (escaped).
     pub fn str_field(&self, key: &str) -> Option<&str> {
         use serde::de::DeserializeSeed;
-        let mut de = serde_json::Deserializer::from_str(&self.0);
+        let mut de = serde_json::Deserializer::from_str(self.as_str());
         FindStr(key).deserialize(&mut de).ok().flatten()
+    }
+}
+
+impl Default for RawJson {
+    fn default() -> Self {
+        RawJson::new(String::new())
+    }
+}
+
+impl PartialEq for RawJson {
+    fn eq(&self, other: &Self) -> bool {
+        self.as_str() == other.as_str()
+    }
+}
+
+impl Eq for RawJson {}
+
+/// The copy of one chunk's text that the payloads of its events share:
+/// made when the first of them needs it, from that event's start to the
+/// end of the chunk. Lives for one push of bytes only, since the next
+/// chunk may arrive in the same buffer.
+#[derive(Default)]
+struct ChunkCopy {
+    /// Where in the chunk text the copy starts, and the copy.
+    copy: Option<(usize, Arc<str>)>,
+}
+
+impl ChunkCopy {
+    /// `data` as a payload: sharing the copy when it lies in `chunk` (the
+    /// checked text of the chunk being decoded), copied on its own when
+    /// not (an event put together in the decoder's buffers).
+    #[inline]
+    fn raw(&mut self, chunk: &str, data: &str) -> RawJson {
+        let at = (data.as_ptr() as usize).wrapping_sub(chunk.as_ptr() as usize);
+        if at > chunk.len() || data.len() > chunk.len() - at {
+            return RawJson::new(data);
+        }
+        let (from, buf) = match &self.copy {
+            Some((from, buf)) if *from <= at => (*from, buf.clone()),
+            _ => match chunk.get(at..) {
+                Some(rest) => {
+                    let buf: Arc<str> = Arc::from(rest);
+                    self.copy = Some((at, buf.clone()));
+                    (at, buf)
+                }
+                None => return RawJson::new(data),
+            },
+        };
+        RawJson {
+            buf,
+            start: at - from,
+            end: at - from + data.len(),
+        }
     }
 }
 
@@ -104,13 +177,13 @@ impl<'de> serde::de::Visitor<'de> for FindStr<'_> {
 
 impl std::fmt::Debug for RawJson {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
+        f.write_str(self.as_str())
     }
 }
 
 impl std::fmt::Display for RawJson {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
+        f.write_str(self.as_str())
     }
 }
 
@@ -148,24 +221,26 @@ impl Token {
     /// a payload that is not a JSON object with a string `token` is an
     /// error.
     pub fn parse(data: &str) -> Result<Token> {
-        let text = match crate::flat_json::plain_string_field(data, "token") {
+        Token::read(RawJson::new(data))
+    }
+
+    /// Reads the token of a payload, keeping the payload.
+    fn read(data: RawJson) -> Result<Token> {
+        let text = match crate::flat_json::plain_string_field(data.as_str(), "token") {
             Some(range) => TokenText::Within(range.unwrap_or_default()),
             None => {
-                let payload: TokenPayload<'_> = serde_json::from_str(data)
+                let payload: TokenPayload<'_> = serde_json::from_str(data.as_str())
                     .map_err(|e| malformed("stream_token", "is not a token payload", &e))?;
                 TokenText::Apart(payload.token.into_owned())
             }
         };
-        Ok(Token {
-            data: RawJson(data.to_owned()),
-            text,
-        })
+        Ok(Token { data, text })
     }
 
     /// The token text.
     pub fn text(&self) -> &str {
         match &self.text {
-            TokenText::Within(range) => self.data.0.get(range.clone()).unwrap_or_default(),
+            TokenText::Within(range) => self.data.as_str().get(range.clone()).unwrap_or_default(),
             TokenText::Apart(text) => text,
         }
     }
@@ -173,11 +248,7 @@ impl Token {
     /// The token text, owned.
     pub fn into_text(self) -> String {
         match self.text {
-            TokenText::Within(range) => {
-                let mut data = self.data.0;
-                data.truncate(range.end);
-                data.split_off(range.start)
-            }
+            TokenText::Within(_) => self.text().to_owned(),
             TokenText::Apart(text) => text,
         }
     }
@@ -340,19 +411,25 @@ impl RunEvent {
     /// of an [`SseEventRef`]). Malformed JSON in a known event is an error
     /// for that event only.
     pub fn parse_parts(event: &str, data: &str) -> Result<RunEvent> {
+        Self::parse_in(event, data, "", &mut ChunkCopy::default())
+    }
+
+    /// [`parse_parts`](Self::parse_parts) for an event decoded from
+    /// `chunk`, whose payload shares the chunk's copy when it lies there.
+    fn parse_in(event: &str, data: &str, chunk: &str, copy: &mut ChunkCopy) -> Result<RunEvent> {
         let json = || -> Result<Value> {
             serde_json::from_str(data).map_err(|e| malformed(event, "is not valid JSON", &e))
         };
         // Checked without building anything, then kept as sent.
-        let raw = || -> Result<RawJson> {
+        let mut raw = || -> Result<RawJson> {
             serde_json::from_str::<serde::de::IgnoredAny>(data)
-                .map(|_| RawJson(data.to_owned()))
+                .map(|_| copy.raw(chunk, data))
                 .map_err(|e| malformed(event, "is not valid JSON", &e))
         };
         Ok(match event {
             "init" => RunEvent::Init(parse_run(event, data)?),
             "done" => RunEvent::Done(parse_run(event, data)?),
-            "stream_token" => RunEvent::StreamToken(Token::parse(data)?),
+            "stream_token" => RunEvent::StreamToken(Token::read(copy.raw(chunk, data))?),
             "status" => RunEvent::Status(raw()?),
             "stream_end" => RunEvent::StreamEnd(raw()?),
             "stream_reasoning" => RunEvent::StreamReasoning(raw()?),
@@ -487,8 +564,9 @@ impl RunEventDecoder {
             // Nothing more to learn from the other events: drop them unread.
             sse.skip_events(Some(|name| !decides_verdict(name)));
         }
-        sse.push_with(chunk, |item| {
-            convert(item, *verdict_only, run_id, finished, &mut f)
+        let mut copy = ChunkCopy::default();
+        sse.push_in(chunk, |item, text| {
+            convert(item, text, &mut copy, *verdict_only, run_id, finished, &mut f)
         });
     }
 
@@ -507,7 +585,10 @@ impl RunEventDecoder {
             finished,
             verdict_only,
         } = self;
-        sse.finish_with(|item| convert(item, *verdict_only, run_id, finished, &mut f));
+        let mut copy = ChunkCopy::default();
+        sse.finish_in(|item, text| {
+            convert(item, text, &mut copy, *verdict_only, run_id, finished, &mut f)
+        });
         if !self.finished {
             self.finished = true;
             f(Err(Error::Stream(StreamError::EndedEarly {
@@ -543,6 +624,8 @@ impl RunEventDecoder {
 /// whether the stream is over.
 fn convert(
     item: crate::sse::SseItemRef<'_>,
+    chunk: &str,
+    copy: &mut ChunkCopy,
     verdict_only: bool,
     run_id: &mut Option<String>,
     finished: &mut bool,
@@ -560,7 +643,7 @@ fn convert(
         }
         return;
     }
-    let parsed = RunEvent::parse_parts(ev.event, ev.data);
+    let parsed = RunEvent::parse_in(ev.event, ev.data, chunk, copy);
     if let Ok(event) = &parsed {
         if run_id.is_none() {
             *run_id = event.run_id().map(str::to_string);
@@ -907,11 +990,76 @@ mod tests {
             Just(format!("event: done\ndata: {}\n\n", run("completed"))),
             Just("event: error\ndata: {\"message\":\"m\"}\n\n".to_string()),
             Just("event: timeout\ndata: x\n\n".to_string()),
+            Just("event: step_end\ndata: {\"a\":\ndata: [1]}\n\n".to_string()),
+            Just("event: stream_reasoning\r\ndata: {\"r\":\"é\\n\"}\r\n\r\n".to_string()),
+            Just("event: stream_token\ndata: {\"token\":\"€ \\\"x\"}\n\n".to_string()),
         ];
         proptest::collection::vec(piece, 0..12).prop_map(|v| v.concat().into_bytes())
     }
 
+    #[test]
+    fn payloads_outlive_the_buffer_their_chunk_arrived_in() {
+        // A driver reads every chunk into the same buffer: what the events
+        // of one chunk share must be theirs, not the buffer's.
+        let mut d = RunEventDecoder::new();
+        let mut buf = b"event: stream_token\ndata: {\"token\":\"aa\"}\n\nevent: status\ndata: {\"s\":1}\n\n".to_vec();
+        let first = d.push(&buf);
+        // A comment line of the same length, in the same buffer.
+        buf.fill(b'x');
+        buf[0] = b':';
+        *buf.last_mut().unwrap() = b'\n';
+        let second = d.push(&buf);
+        assert!(second.is_empty(), "{second:?}");
+        let mut again = b"event: stream_token\ndata: {\"token\":\"bb\"}\n\n".to_vec();
+        let third = d.push(&again);
+        again.fill(0);
+        let Ok(RunEvent::StreamToken(a)) = &first[0] else { panic!("{first:?}") };
+        let Ok(RunEvent::Status(status)) = &first[1] else { panic!("{first:?}") };
+        let Ok(RunEvent::StreamToken(b)) = &third[0] else { panic!("{third:?}") };
+        assert_eq!((a.text(), a.data().as_str()), ("aa", "{\"token\":\"aa\"}"));
+        assert_eq!(status.as_str(), "{\"s\":1}");
+        assert_eq!(b.clone().into_text(), "bb");
+        assert_eq!(a.data().clone().into_string(), "{\"token\":\"aa\"}");
+    }
+
+    /// What a caller can see of an item: name, payload text, token text,
+    /// or the error.
+    fn seen(item: &Result<RunEvent>) -> String {
+        match item {
+            Ok(RunEvent::StreamToken(t)) => format!("token {} {}", t.text(), t.data()),
+            Ok(RunEvent::Status(d) | RunEvent::StreamEnd(d) | RunEvent::StreamReasoning(d)) => {
+                format!("{} {d}", item.as_ref().map_or("", |e| e.name()))
+            }
+            Ok(RunEvent::Step { event, data }) => format!("{event} {data}"),
+            Ok(e) => format!("{e:?}"),
+            Err(e) => format!("{e}"),
+        }
+    }
+
     proptest::proptest! {
+        #[test]
+        fn payloads_are_the_same_whatever_the_chunking(
+            input in run_stream(),
+            cuts in proptest::collection::vec(proptest::prelude::any::<usize>(), 0..6),
+        ) {
+            let whole: Vec<String> = all(&input).iter().map(seen).collect();
+            let mut cuts: Vec<usize> = cuts.iter().map(|c| c % (input.len() + 1)).collect();
+            cuts.sort_unstable();
+            let mut d = RunEventDecoder::new();
+            let mut out = Vec::new();
+            let mut from = 0;
+            for cut in cuts.into_iter().chain([input.len()]) {
+                // Each chunk in a buffer of its own that is gone after the
+                // push.
+                let chunk = input[from..cut].to_vec();
+                out.extend(d.push(&chunk));
+                from = cut;
+            }
+            out.extend(d.finish());
+            let chunked: Vec<String> = out.iter().map(seen).collect();
+            proptest::prop_assert_eq!(chunked, whole);
+        }
+
         #[test]
         fn verdict_only_agrees_with_the_full_decoder(
             input in run_stream(),

@@ -217,6 +217,14 @@ impl SseDecoder {
     /// chunk itself: nothing is allocated or copied per event, except for
     /// an event that spans chunks or has several `data:` lines.
     pub fn push_with<F: FnMut(SseItemRef<'_>)>(&mut self, chunk: &[u8], mut f: F) {
+        self.push_in(chunk, |item, _| f(item));
+    }
+
+    /// [`push_with`](Self::push_with), also handing `f` the checked text of
+    /// the chunk that a borrowed event may lie in (empty for an error or an
+    /// event read from the decoder's own buffers), so that a caller can
+    /// share one copy of that text among the chunk's events.
+    pub(crate) fn push_in<F: FnMut(SseItemRef<'_>, &str)>(&mut self, chunk: &[u8], mut f: F) {
         self.bytes = self.bytes.saturating_add(chunk.len() as u64);
         let mut rest = chunk;
         if self.after_cr && !rest.is_empty() {
@@ -363,6 +371,12 @@ impl SseDecoder {
     /// [`finish`](Self::finish), handing what it completes to `f` as
     /// [`push_with`](Self::push_with) does.
     pub fn finish_with<F: FnMut(SseItemRef<'_>)>(&mut self, mut f: F) {
+        self.finish_in(|item, _| f(item));
+    }
+
+    /// [`finish_with`](Self::finish_with) with the callback of
+    /// [`push_in`](Self::push_in).
+    pub(crate) fn finish_in<F: FnMut(SseItemRef<'_>, &str)>(&mut self, mut f: F) {
         if !self.discarding && !self.partial.is_empty() {
             self.complete_line(&[], &mut f);
         }
@@ -422,7 +436,7 @@ impl SseDecoder {
     }
 
     /// Stores bytes of a line whose end is in a later chunk.
-    fn buffer_partial<F: FnMut(SseItemRef<'_>)>(&mut self, bytes: &[u8], f: &mut F) {
+    fn buffer_partial<F: FnMut(SseItemRef<'_>, &str)>(&mut self, bytes: &[u8], f: &mut F) {
         if self.discarding {
             return;
         }
@@ -435,7 +449,7 @@ impl SseDecoder {
 
     /// Handles the end of a line begun in an earlier chunk; `tail` is the
     /// part of it in the current chunk (the rest is in `self.partial`).
-    fn complete_line<F: FnMut(SseItemRef<'_>)>(&mut self, tail: &[u8], f: &mut F) {
+    fn complete_line<F: FnMut(SseItemRef<'_>, &str)>(&mut self, tail: &[u8], f: &mut F) {
         if self.discarding {
             self.discarding = false;
             self.at_start = false;
@@ -452,13 +466,16 @@ impl SseDecoder {
         self.partial = line;
     }
 
-    fn reject_line<F: FnMut(SseItemRef<'_>)>(&mut self, f: &mut F) {
+    fn reject_line<F: FnMut(SseItemRef<'_>, &str)>(&mut self, f: &mut F) {
         self.partial.clear();
         shrink(&mut self.partial);
         self.discarding = true;
-        f(Err(SseError::LineTooLong {
-            limit: self.max_line,
-        }));
+        f(
+            Err(SseError::LineTooLong {
+                limit: self.max_line,
+            }),
+            "",
+        );
     }
 
     /// Copies what the pending event still borrows from a chunk into the
@@ -475,7 +492,7 @@ impl SseDecoder {
     }
 
     /// One whole line, without its ending.
-    fn line<'c, F: FnMut(SseItemRef<'_>)>(
+    fn line<'c, F: FnMut(SseItemRef<'_>, &str)>(
         &mut self,
         mut line: &'c [u8],
         held: &mut Held<'c>,
@@ -483,9 +500,12 @@ impl SseDecoder {
     ) {
         if line.len() > self.max_line {
             self.at_start = false;
-            f(Err(SseError::LineTooLong {
-                limit: self.max_line,
-            }));
+            f(
+                Err(SseError::LineTooLong {
+                    limit: self.max_line,
+                }),
+                "",
+            );
             return;
         }
         if self.at_start {
@@ -552,7 +572,7 @@ impl SseDecoder {
     /// that of the joined data: earlier lines, their `\n`s, this line. The
     /// first line is only borrowed; a second one starts the copy.
     #[inline]
-    fn add_data<'c, F: FnMut(SseItemRef<'_>)>(
+    fn add_data<'c, F: FnMut(SseItemRef<'_>, &str)>(
         &mut self,
         value: &'c [u8],
         held: &mut Held<'c>,
@@ -567,9 +587,12 @@ impl SseDecoder {
             held.data = None;
             self.data.clear();
             shrink(&mut self.data);
-            f(Err(SseError::EventTooLarge {
-                limit: self.max_event,
-            }));
+            f(
+                Err(SseError::EventTooLarge {
+                    limit: self.max_event,
+                }),
+                "",
+            );
             return;
         }
         if held.data.is_none() && self.data.is_empty() {
@@ -585,7 +608,7 @@ impl SseDecoder {
     }
 
     /// Ends the current block: emits an event if it had data.
-    fn dispatch<F: FnMut(SseItemRef<'_>)>(&mut self, held: Held<'_>, f: &mut F) {
+    fn dispatch<F: FnMut(SseItemRef<'_>, &str)>(&mut self, held: Held<'_>, f: &mut F) {
         let retry = self.block_retry.take();
         if !self.oversized && (held.data.is_some() || !self.data.is_empty()) {
             let event = match held.event_type {
@@ -603,12 +626,15 @@ impl SseDecoder {
                     // Without the '\n' added after the last line.
                     None => utf8(&self.data[..self.data.len() - 1]),
                 };
-                f(Ok(SseEventRef {
-                    event: &event,
-                    data: &data,
-                    id: self.last_event_id.as_deref(),
-                    retry,
-                }));
+                f(
+                    Ok(SseEventRef {
+                        event: &event,
+                        data: &data,
+                        id: self.last_event_id.as_deref(),
+                        retry,
+                    }),
+                    held.text,
+                );
             }
         }
         self.oversized = false;

@@ -202,15 +202,16 @@ impl std::fmt::Display for RawJson {
 /// assert_eq!(token.run_id(), Some("r1"));
 /// assert_eq!(format!("{token}!"), "Hi!");
 /// ```
-#[derive(Clone, PartialEq, Eq)]
+#[derive(Clone)]
 pub struct Token {
     data: RawJson,
     text: TokenText,
 }
 
-/// Where a token's text is: inside the payload (the usual case, no escapes)
-/// or decoded apart from it.
-#[derive(Clone, PartialEq, Eq)]
+/// Where a token's text is: inside the payload's buffer (the usual case, no
+/// escapes; the range is in the buffer, not the payload) or decoded apart
+/// from it.
+#[derive(Clone)]
 enum TokenText {
     Within(std::ops::Range<usize>),
     Apart(String),
@@ -227,7 +228,10 @@ impl Token {
     /// Reads the token of a payload, keeping the payload.
     fn read(data: RawJson) -> Result<Token> {
         let text = match crate::flat_json::plain_string_field(data.as_str(), "token") {
-            Some(range) => TokenText::Within(range.unwrap_or_default()),
+            Some(range) => {
+                let range = range.unwrap_or_default();
+                TokenText::Within(data.start + range.start..data.start + range.end)
+            }
             None => {
                 let payload: TokenPayload<'_> = serde_json::from_str(data.as_str())
                     .map_err(|e| malformed("stream_token", "is not a token payload", &e))?;
@@ -240,7 +244,7 @@ impl Token {
     /// The token text.
     pub fn text(&self) -> &str {
         match &self.text {
-            TokenText::Within(range) => self.data.as_str().get(range.clone()).unwrap_or_default(),
+            TokenText::Within(range) => self.data.buf.get(range.clone()).unwrap_or_default(),
             TokenText::Apart(text) => text,
         }
     }
@@ -263,6 +267,15 @@ impl Token {
         self.data.str_field("run_id")
     }
 }
+
+/// Tokens are equal when their payloads are (and so their texts).
+impl PartialEq for Token {
+    fn eq(&self, other: &Self) -> bool {
+        self.data == other.data && self.text() == other.text()
+    }
+}
+
+impl Eq for Token {}
 
 impl std::ops::Deref for Token {
     type Target = str;
@@ -566,7 +579,15 @@ impl RunEventDecoder {
         }
         let mut copy = ChunkCopy::default();
         sse.push_in(chunk, |item, text| {
-            convert(item, text, &mut copy, *verdict_only, run_id, finished, &mut f)
+            convert(
+                item,
+                text,
+                &mut copy,
+                *verdict_only,
+                run_id,
+                finished,
+                &mut f,
+            )
         });
     }
 
@@ -587,7 +608,15 @@ impl RunEventDecoder {
         } = self;
         let mut copy = ChunkCopy::default();
         sse.finish_in(|item, text| {
-            convert(item, text, &mut copy, *verdict_only, run_id, finished, &mut f)
+            convert(
+                item,
+                text,
+                &mut copy,
+                *verdict_only,
+                run_id,
+                finished,
+                &mut f,
+            )
         });
         if !self.finished {
             self.finished = true;
@@ -1002,7 +1031,9 @@ mod tests {
         // A driver reads every chunk into the same buffer: what the events
         // of one chunk share must be theirs, not the buffer's.
         let mut d = RunEventDecoder::new();
-        let mut buf = b"event: stream_token\ndata: {\"token\":\"aa\"}\n\nevent: status\ndata: {\"s\":1}\n\n".to_vec();
+        let mut buf =
+            b"event: stream_token\ndata: {\"token\":\"aa\"}\n\nevent: status\ndata: {\"s\":1}\n\n"
+                .to_vec();
         let first = d.push(&buf);
         // A comment line of the same length, in the same buffer.
         buf.fill(b'x');
@@ -1013,13 +1044,27 @@ mod tests {
         let mut again = b"event: stream_token\ndata: {\"token\":\"bb\"}\n\n".to_vec();
         let third = d.push(&again);
         again.fill(0);
-        let Ok(RunEvent::StreamToken(a)) = &first[0] else { panic!("{first:?}") };
-        let Ok(RunEvent::Status(status)) = &first[1] else { panic!("{first:?}") };
-        let Ok(RunEvent::StreamToken(b)) = &third[0] else { panic!("{third:?}") };
+        let Ok(RunEvent::StreamToken(a)) = &first[0] else {
+            panic!("{first:?}")
+        };
+        let Ok(RunEvent::Status(status)) = &first[1] else {
+            panic!("{first:?}")
+        };
+        let Ok(RunEvent::StreamToken(b)) = &third[0] else {
+            panic!("{third:?}")
+        };
         assert_eq!((a.text(), a.data().as_str()), ("aa", "{\"token\":\"aa\"}"));
         assert_eq!(status.as_str(), "{\"s\":1}");
         assert_eq!(b.clone().into_text(), "bb");
         assert_eq!(a.data().clone().into_string(), "{\"token\":\"aa\"}");
+        // Equal payloads make equal tokens, wherever in a read they lie.
+        let again =
+            d.push(b"event: status\ndata: {}\n\nevent: stream_token\ndata: {\"token\":\"aa\"}\n\n");
+        let Ok(RunEvent::StreamToken(a2)) = &again[1] else {
+            panic!("{again:?}")
+        };
+        assert_eq!(a2, a);
+        assert_ne!(a2, b);
     }
 
     /// What a caller can see of an item: name, payload text, token text,

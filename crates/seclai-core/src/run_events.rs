@@ -558,6 +558,18 @@ impl RunEventDecoder {
         self.finished
     }
 
+    /// The SSE decoder, and what turns its items into run events for one
+    /// push of bytes.
+    fn split(&mut self) -> (&mut SseDecoder, Convert<'_>) {
+        let convert = Convert {
+            copy: ChunkCopy::default(),
+            verdict_only: self.verdict_only,
+            run_id: &mut self.run_id,
+            finished: &mut self.finished,
+        };
+        (&mut self.sse, convert)
+    }
+
     /// Feed bytes.
     pub fn push(&mut self, chunk: &[u8]) -> Vec<Result<RunEvent>> {
         let mut out = Vec::new();
@@ -567,28 +579,12 @@ impl RunEventDecoder {
 
     /// Feed bytes, handing each decoded item to `f` (no vector per chunk).
     pub fn push_with(&mut self, chunk: &[u8], mut f: impl FnMut(Result<RunEvent>)) {
-        let Self {
-            sse,
-            run_id,
-            finished,
-            verdict_only,
-        } = self;
-        if *verdict_only && run_id.is_some() {
+        if self.verdict_only && self.run_id.is_some() {
             // Nothing more to learn from the other events: drop them unread.
-            sse.skip_events(Some(|name| !decides_verdict(name)));
+            self.sse.skip_events(Some(|name| !decides_verdict(name)));
         }
-        let mut copy = ChunkCopy::default();
-        sse.push_in(chunk, |item, text| {
-            convert(
-                item,
-                text,
-                &mut copy,
-                *verdict_only,
-                run_id,
-                finished,
-                &mut f,
-            )
-        });
+        let (sse, mut convert) = self.split();
+        sse.push_in(chunk, |item, text| convert.item(item, text, &mut f));
     }
 
     /// The stream closed: flush, and report an early end if no final event came.
@@ -600,24 +596,8 @@ impl RunEventDecoder {
 
     /// [`finish`](Self::finish), handing each item to `f`.
     pub fn finish_with(&mut self, mut f: impl FnMut(Result<RunEvent>)) {
-        let Self {
-            sse,
-            run_id,
-            finished,
-            verdict_only,
-        } = self;
-        let mut copy = ChunkCopy::default();
-        sse.finish_in(|item, text| {
-            convert(
-                item,
-                text,
-                &mut copy,
-                *verdict_only,
-                run_id,
-                finished,
-                &mut f,
-            )
-        });
+        let (sse, mut convert) = self.split();
+        sse.finish_in(|item, text| convert.item(item, text, &mut f));
         if !self.finished {
             self.finished = true;
             f(Err(Error::Stream(StreamError::EndedEarly {
@@ -649,39 +629,47 @@ impl RunEventDecoder {
     }
 }
 
-/// One SSE item to at most one run-event item, noting the run id and
-/// whether the stream is over.
-fn convert(
-    item: crate::sse::SseItemRef<'_>,
-    chunk: &str,
-    copy: &mut ChunkCopy,
+/// Turns the SSE items of one push of bytes into run-event items, noting
+/// the run id and whether the stream is over.
+struct Convert<'d> {
+    copy: ChunkCopy,
     verdict_only: bool,
-    run_id: &mut Option<String>,
-    finished: &mut bool,
-    f: &mut impl FnMut(Result<RunEvent>),
-) {
-    let ev: SseEventRef<'_> = match item {
-        Ok(ev) => ev,
-        Err(e) => return f(Err(e.into())),
-    };
-    if verdict_only && !decides_verdict(ev.event) {
-        if run_id.is_none() {
-            if let Ok(RunIdPayload { run_id: Some(id) }) = serde_json::from_str(ev.data) {
-                *run_id = Some(id.into_owned());
+    run_id: &'d mut Option<String>,
+    finished: &'d mut bool,
+}
+
+impl Convert<'_> {
+    /// One SSE item (decoded from `chunk`'s text) to at most one run-event
+    /// item.
+    fn item(
+        &mut self,
+        item: crate::sse::SseItemRef<'_>,
+        chunk: &str,
+        f: &mut impl FnMut(Result<RunEvent>),
+    ) {
+        let ev: SseEventRef<'_> = match item {
+            Ok(ev) => ev,
+            Err(e) => return f(Err(e.into())),
+        };
+        if self.verdict_only && !decides_verdict(ev.event) {
+            if self.run_id.is_none() {
+                if let Ok(RunIdPayload { run_id: Some(id) }) = serde_json::from_str(ev.data) {
+                    *self.run_id = Some(id.into_owned());
+                }
+            }
+            return;
+        }
+        let parsed = RunEvent::parse_in(ev.event, ev.data, chunk, &mut self.copy);
+        if let Ok(event) = &parsed {
+            if self.run_id.is_none() {
+                *self.run_id = event.run_id().map(str::to_string);
+            }
+            if event.is_final() {
+                *self.finished = true;
             }
         }
-        return;
+        f(parsed)
     }
-    let parsed = RunEvent::parse_in(ev.event, ev.data, chunk, copy);
-    if let Ok(event) = &parsed {
-        if run_id.is_none() {
-            *run_id = event.run_id().map(str::to_string);
-        }
-        if event.is_final() {
-            *finished = true;
-        }
-    }
-    f(parsed)
 }
 
 /// The read loop of a run stream, minus the reading: a transport feeds it

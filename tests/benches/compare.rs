@@ -16,9 +16,9 @@
 //!   over the process's own baseline), and memory per open event stream
 //!   with 1,000 streams open on one async client.
 //!
-//! CPU time is read per thread from `/proc/self/task/*/schedstat`
-//! (nanoseconds), leaving out the bench's own server threads (named
-//! `srv`), so the figures are the client's alone.
+//! CPU time is read from each thread's CPU clock (`clock_gettime`,
+//! nanoseconds, up to date when read), leaving out the bench's own server
+//! threads (named `srv`), so the figures are the client's alone.
 
 use seclai::RunEvent;
 use seclai::types::{AgentRunResponse, AgentRunStreamRequest};
@@ -179,40 +179,38 @@ fn median(mut v: Vec<Duration>) -> Duration {
 }
 
 /// CPU time used so far by this process's threads, leaving out the bench
-/// servers' (threads named `srv`): the sum of the first field of each
-/// thread's `/proc/self/task/*/schedstat` (nanoseconds on CPU). Falls back
-/// to `utime + stime` of `/proc/self/task/*/stat` (10 ms ticks) where the
-/// kernel keeps no schedstat. A thread that has exited no longer counts,
-/// so callers subtract with `saturating_sub`.
+/// servers' (threads named `srv`): the sum of each thread's CPU clock
+/// (`clock_gettime` on the thread's clock id), which the kernel brings up to
+/// date when read. `/proc/*/schedstat` and `stat` are only brought up to
+/// date at scheduler ticks (4 ms here), too coarse for stretches of a few
+/// milliseconds. A thread that has exited no longer counts, so callers
+/// subtract with `saturating_sub`.
 fn client_cpu() -> Duration {
-    let mut ns = 0u64;
     let Ok(dir) = std::fs::read_dir("/proc/self/task") else {
         return Duration::ZERO;
     };
-    for task in dir.flatten() {
-        let path = task.path();
-        if std::fs::read_to_string(path.join("comm")).is_ok_and(|c| c.trim_end() == "srv") {
-            continue;
-        }
-        let sched = std::fs::read_to_string(path.join("schedstat"))
-            .ok()
-            .and_then(|s| s.split_whitespace().next()?.parse::<u64>().ok());
-        ns += sched.unwrap_or_else(|| {
-            std::fs::read_to_string(path.join("stat"))
-                .ok()
-                .and_then(|s| {
-                    // Fields after the `(comm)`: state is 3rd, utime 14th, stime 15th.
-                    let rest = s.rsplit_once(')')?.1;
-                    let f: Vec<&str> = rest.split_whitespace().collect();
-                    Some(
-                        (f.get(11)?.parse::<u64>().ok()? + f.get(12)?.parse::<u64>().ok()?)
-                            * 10_000_000,
-                    )
-                })
-                .unwrap_or(0)
-        });
-    }
-    Duration::from_nanos(ns)
+    dir.flatten()
+        .filter(|task| {
+            std::fs::read_to_string(task.path().join("comm")).is_ok_and(|c| c.trim_end() != "srv")
+        })
+        .filter_map(|task| task.file_name().to_str()?.parse::<libc::pid_t>().ok())
+        .filter_map(thread_cpu)
+        .sum()
+}
+
+/// The CPU time of thread `tid` of this process, from its CPU clock: the
+/// clock id glibc's `pthread_getcpuclockid` makes from a thread id (the
+/// `CPUCLOCK_SCHED` clock of one thread).
+fn thread_cpu(tid: libc::pid_t) -> Option<Duration> {
+    let clock: libc::clockid_t = ((!tid) << 3) | 6;
+    let mut now = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: `now` is a valid place for the answer; a thread that has
+    // gone makes the call fail, nothing worse.
+    let rc = unsafe { libc::clock_gettime(clock, &mut now) };
+    (rc == 0).then(|| Duration::new(now.tv_sec as u64, now.tv_nsec as u32))
 }
 
 /// Wall and client CPU time of one measured stretch.

@@ -1183,9 +1183,16 @@ fn main() {
     }
     if let Some(i) = args.iter().position(|a| a == "--only-events") {
         // For profiling one streamed-run contender (e.g. under callgrind):
-        // `--only-events TOKENS JOB`, JOB as in `blocking_event_jobs`.
+        // `--only-events TOKENS JOB [async]`, JOB as in
+        // `blocking_event_jobs` (or `async_event_jobs` on a current-thread
+        // runtime).
         let url = server(0);
-        let mut jobs = blocking_event_jobs(&url, args[i + 1].parse().unwrap());
+        let tokens = args[i + 1].parse().unwrap();
+        let mut jobs = if args.get(i + 3).is_some_and(|a| a == "async") {
+            async_event_jobs(&url, tokens, current_thread_rt())
+        } else {
+            blocking_event_jobs(&url, tokens)
+        };
         let _ = jobs[args[i + 2].parse::<usize>().unwrap()]();
         return;
     }

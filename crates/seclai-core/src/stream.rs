@@ -75,6 +75,9 @@ pub enum FeedStep {
 pub struct EventFeed {
     head: OpenedHead,
     pump: EventPump,
+    /// What is left of a chunk passed to [`EventFeed::on_bytes`], decoded a
+    /// slice at a time as the items are taken.
+    rest: bytes::Bytes,
     bounds: ReadBounds,
     whole: Option<BodyRead>,
     max_json: usize,
@@ -109,6 +112,7 @@ impl EventFeed {
                 headers: head.headers,
             },
             pump: EventPump::new(decoder),
+            rest: bytes::Bytes::new(),
             bounds: head.bounds,
             whole,
             max_json,
@@ -135,6 +139,10 @@ impl EventFeed {
         if self.pump.is_done() || self.closed {
             self.closed = true;
             return FeedStep::End;
+        }
+        if !self.rest.is_empty() {
+            self.decode_some();
+            return self.next_step();
         }
         if let Some(read) = self.whole.take() {
             return FeedStep::ReadWhole(read);
@@ -197,6 +205,38 @@ impl EventFeed {
         }
     }
 
+    /// After [`FeedStep::Read`], for a driver whose HTTP library hands it
+    /// each chunk as [`Bytes`](bytes::Bytes): the same as
+    /// [`on_chunk`](Self::on_chunk) with `Ok(Some(..))`, but a large chunk
+    /// (hyper's reach hundreds of KiB on a fast connection) is decoded a
+    /// slice of about 16 KiB at a time as its events are taken. The events
+    /// waiting to be handed out, and the copy of the text their payloads
+    /// share, then stay that small however large the chunk: decoded at
+    /// once, a 400 KiB chunk of tokens would queue some 4,000 events, about
+    /// 750 KiB with their copy, per stream.
+    pub fn on_bytes(&mut self, chunk: bytes::Bytes) {
+        if !self.rest.is_empty() {
+            // Not asked for: a driver reads only once the last chunk is
+            // used up. Decode what was left rather than lose it.
+            let left = std::mem::take(&mut self.rest);
+            self.pump.on_bytes(&left);
+        }
+        self.rest = chunk;
+        self.decode_some();
+    }
+
+    /// Decodes the next slice of what is left of the chunk: up to its last
+    /// line end within [`SLICE`] bytes, so that no line is cut when one can
+    /// be helped.
+    fn decode_some(&mut self) {
+        let cut = match self.rest.get(..SLICE) {
+            Some(head) => memchr::memrchr(b'\n', head).map_or(SLICE, |end| end + 1),
+            None => self.rest.len(),
+        };
+        let slice = self.rest.split_to(cut);
+        self.pump.on_bytes(&slice);
+    }
+
     /// After [`FeedStep::ReadWhole`].
     pub fn on_whole(&mut self, read: std::result::Result<bytes::Bytes, TransportError>) {
         match read {
@@ -209,6 +249,10 @@ impl EventFeed {
         }
     }
 }
+
+/// How much of a chunk given to [`EventFeed::on_bytes`] is decoded at a
+/// time.
+const SLICE: usize = 16 * 1024;
 
 /// The error of an answer over `limit` bytes.
 pub fn too_large(limit: usize) -> Error {
@@ -302,5 +346,95 @@ impl DownloadFeed {
                 })
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::SharedClock;
+
+    fn feed() -> EventFeed {
+        let mut headers = HeaderMap::new();
+        headers.insert("content-type", "text/event-stream".parse().unwrap());
+        let head = Head {
+            status: StatusCode::OK,
+            headers,
+            bounds: ReadBounds::idle(std::time::Duration::from_secs(60), SharedClock::default()),
+        };
+        EventFeed::new(head, RunEventDecoder::new(), 1 << 20)
+    }
+
+    /// What the feed hands out until it asks for more: tokens by text,
+    /// other events by name, errors by message.
+    fn drain(feed: &mut EventFeed) -> (Vec<String>, bool) {
+        let mut seen = Vec::new();
+        loop {
+            match feed.next_step() {
+                FeedStep::Item(Ok(RunEvent::StreamToken(t))) => seen.push(t.text().to_owned()),
+                FeedStep::Item(Ok(e)) => seen.push(e.name().to_owned()),
+                FeedStep::Item(Err(e)) => seen.push(e.to_string()),
+                FeedStep::End => return (seen, true),
+                FeedStep::Read(_) | FeedStep::ReadWhole(_) => return (seen, false),
+            }
+        }
+    }
+
+    fn snapshot(status: &str) -> String {
+        format!(
+            r#"{{"run_id":"r1","status":"{status}","error_count":0,"credits":null,"priority":true,"input":"hi","output":null,"attempts":[]}}"#
+        )
+    }
+
+    fn run(tokens: usize, long_token: usize) -> String {
+        let mut s = format!("event: init\ndata: {}\n\n", snapshot("pending"));
+        for i in 0..tokens {
+            s.push_str(&format!(
+                "event: stream_token\ndata: {{\"token\":\"t{i} \"}}\n\n"
+            ));
+        }
+        // One line longer than a slice, with no line end to cut it at.
+        s.push_str(&format!(
+            "event: stream_token\ndata: {{\"token\":\"{}\"}}\n\n",
+            "é".repeat(long_token)
+        ));
+        s
+    }
+
+    #[test]
+    fn a_large_owned_chunk_is_decoded_a_slice_at_a_time_with_the_same_events() {
+        let text = run(3000, 20_000);
+        let mut whole = feed();
+        assert!(matches!(whole.next_step(), FeedStep::Read(_)));
+        whole.on_chunk(Ok(Some(text.as_bytes())));
+        let (expected, _) = drain(&mut whole);
+        assert_eq!(expected.len(), 3002);
+        assert_eq!(expected[3001], "é".repeat(20_000));
+
+        let mut sliced = feed();
+        assert!(matches!(sliced.next_step(), FeedStep::Read(_)));
+        sliced.on_bytes(bytes::Bytes::from(text.clone()));
+        // Only the first slice is decoded before anything is taken.
+        assert!(sliced.rest.len() > text.len() - 2 * SLICE);
+        let (got, ended) = drain(&mut sliced);
+        assert!(!ended);
+        assert_eq!(got.len(), expected.len());
+        assert!(got == expected, "the sliced chunk decodes differently");
+    }
+
+    #[test]
+    fn slices_after_the_final_event_are_never_decoded() {
+        let mut text = run(100, 0);
+        text.push_str(&format!("event: done\ndata: {}\n\n", snapshot("completed")));
+        text.push_str(&run(5000, 0));
+        let mut f = feed();
+        assert!(matches!(f.next_step(), FeedStep::Read(_)));
+        f.on_bytes(bytes::Bytes::from(text));
+        let (got, ended) = drain(&mut f);
+        assert!(ended);
+        assert_eq!(got[..2], ["init", "t0 "]);
+        assert_eq!(got[102], "done");
+        // The rest of the slice `done` was in, and nothing after it.
+        assert!(got.len() < 102 + SLICE / 40, "{}", got.len());
     }
 }

@@ -187,7 +187,7 @@ impl Stream for RunStream {
                 FeedStep::Read(wait) => {
                     let chunk = ready!(this.body.poll_chunk(cx, wait));
                     match chunk {
-                        Ok(Some(bytes)) => this.feed.on_chunk(Ok(Some(&bytes))),
+                        Ok(Some(bytes)) => this.feed.on_bytes(bytes),
                         Ok(None) => this.feed.on_chunk(Ok(None)),
                         Err(e) => this.feed.on_chunk(Err(e)),
                     }

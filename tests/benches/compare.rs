@@ -1067,10 +1067,9 @@ fn child_streams(url: &str, n: usize) {
 
 fn bench_memory(quick: bool) {
     let size: u64 = if quick { 16 << 20 } else { 200 << 20 };
-    let runs = if quick { 1 } else { 3 };
+    let runs = if quick { 1 } else { 5 };
     let exe = std::env::current_exe().unwrap();
-    let mut cpu_of = std::collections::HashMap::new();
-    for kind in [
+    let kinds = [
         "async-upload",
         "async-upload-ct",
         "blocking-upload",
@@ -1079,9 +1078,13 @@ fn bench_memory(quick: bool) {
         "reqwest-download",
         "reqwest-download-ct",
         "blocking-download",
-    ] {
-        let (mut growth, mut cpu, mut base) = (Vec::new(), Vec::new(), 0.0);
-        for _ in 0..runs {
+    ];
+    // (RSS growth in MiB, client CPU, process baseline in MiB) of each run
+    // of each kind. The kinds take turns, run after run, so that a machine
+    // that speeds up or slows down during the bench moves them alike.
+    let mut samples: Vec<Vec<(f64, Duration, f64)>> = vec![Vec::new(); kinds.len()];
+    for _ in 0..runs {
+        for (kind, samples) in kinds.iter().zip(&mut samples) {
             let out = std::process::Command::new(&exe)
                 .args(["--child", kind, &size.to_string()])
                 .output()
@@ -1099,22 +1102,28 @@ fn bench_memory(quick: bool) {
                         .last()
                         .unwrap_or("")
                 );
-                break;
+                continue;
             };
-            growth.push(peak.saturating_sub(baseline) as f64 / 1024.0);
-            cpu.push(Duration::from_micros(micros));
-            base = baseline as f64 / 1024.0;
+            samples.push((
+                peak.saturating_sub(baseline) as f64 / 1024.0,
+                Duration::from_micros(micros),
+                baseline as f64 / 1024.0,
+            ));
         }
-        if growth.is_empty() {
+    }
+    let mut cpu_of = std::collections::HashMap::new();
+    for (kind, samples) in kinds.iter().zip(samples) {
+        let Some(&(_, _, base)) = samples.last() else {
             continue;
-        }
-        let list: Vec<String> = growth.iter().map(|g| format!("{g:.2}")).collect();
-        let cpu = median(cpu);
-        cpu_of.insert(kind, cpu);
+        };
+        let list: Vec<String> = samples.iter().map(|s| format!("{:.2}", s.0)).collect();
+        let cpu = median(samples.iter().map(|s| s.1).collect());
+        cpu_of.insert(*kind, cpu);
         println!(
-            "| {kind} {} MiB | client CPU {:.3} s (median of {runs}); peak RSS +{} MiB over the process baseline ({base:.1} MiB) | | |",
+            "| {kind} {} MiB | client CPU {:.3} s (median of {}); peak RSS +{} MiB over the process baseline ({base:.1} MiB) | | |",
             size >> 20,
             cpu.as_secs_f64(),
+            samples.len(),
             list.join(" / "),
         );
     }

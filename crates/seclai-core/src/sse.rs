@@ -221,9 +221,11 @@ impl SseDecoder {
     }
 
     /// [`push_with`](Self::push_with), also handing `f` the checked text of
-    /// the chunk that a borrowed event may lie in (empty for an error or an
-    /// event read from the decoder's own buffers), so that a caller can
-    /// share one copy of that text among the chunk's events.
+    /// the chunk being decoded (empty with an error), so that a caller can
+    /// share one copy of that text among the chunk's events. An event's
+    /// fields lie in it unless the event was put together in the decoder's
+    /// own buffers (it spanned chunks or had several `data:` lines): check
+    /// by position before sharing.
     pub(crate) fn push_in<F: FnMut(SseItemRef<'_>, &str)>(&mut self, chunk: &[u8], mut f: F) {
         self.bytes = self.bytes.saturating_add(chunk.len() as u64);
         let mut rest = chunk;

@@ -133,25 +133,27 @@ impl EventFeed {
 
     /// The next step.
     pub fn next_step(&mut self) -> FeedStep {
-        if let Some(item) = self.pump.pop() {
-            return FeedStep::Item(self.hand_out(item));
-        }
-        if self.pump.is_done() || self.closed {
-            self.closed = true;
-            return FeedStep::End;
-        }
-        if !self.rest.is_empty() {
-            self.decode_some();
-            return self.next_step();
-        }
-        if let Some(read) = self.whole.take() {
-            return FeedStep::ReadWhole(read);
-        }
-        match self.bounds.next_read() {
-            Ok(wait) => FeedStep::Read(wait),
-            Err(e) => {
-                self.pump.on_error(e);
-                self.next_step()
+        loop {
+            if let Some(item) = self.pump.pop() {
+                return FeedStep::Item(self.hand_out(item));
+            }
+            if self.pump.is_done() || self.closed {
+                self.closed = true;
+                return FeedStep::End;
+            }
+            if !self.rest.is_empty() {
+                // A slice may hold no whole event (a long line): go on to
+                // the next one.
+                self.decode_some();
+                continue;
+            }
+            if let Some(read) = self.whole.take() {
+                return FeedStep::ReadWhole(read);
+            }
+            match self.bounds.next_read() {
+                Ok(wait) => return FeedStep::Read(wait),
+                // The error is queued and closes the pump: handed out next.
+                Err(e) => self.pump.on_error(e),
             }
         }
     }
@@ -436,5 +438,18 @@ mod tests {
         assert_eq!(got[102], "done");
         // The rest of the slice `done` was in, and nothing after it.
         assert!(got.len() < 102 + SLICE / 40, "{}", got.len());
+    }
+
+    #[test]
+    fn slices_without_an_event_are_passed_over() {
+        // Two hundred slices of keep-alive comments, then one token.
+        let mut text = ": keep-alive\n".repeat(200 * SLICE / 13);
+        text.push_str(&run(1, 0));
+        let mut f = feed();
+        assert!(matches!(f.next_step(), FeedStep::Read(_)));
+        f.on_bytes(bytes::Bytes::from(text));
+        let (got, ended) = drain(&mut f);
+        assert!(!ended);
+        assert_eq!(got, ["init", "t0 ", ""]);
     }
 }

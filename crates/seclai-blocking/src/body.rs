@@ -87,7 +87,7 @@ impl RunStream {
         RunStream {
             feed,
             reader: Some(reader),
-            buf: vec![0; 16 * 1024],
+            buf: vec![0; seclai_core::stream::EVENT_READ],
         }
     }
 

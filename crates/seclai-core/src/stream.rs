@@ -228,11 +228,11 @@ impl EventFeed {
     }
 
     /// Decodes the next slice of what is left of the chunk: up to its last
-    /// line end within [`SLICE`] bytes, so that no line is cut when one can
+    /// line end within [`EVENT_READ`] bytes, so that no line is cut when one can
     /// be helped.
     fn decode_some(&mut self) {
-        let cut = match self.rest.get(..SLICE) {
-            Some(head) => memchr::memrchr(b'\n', head).map_or(SLICE, |end| end + 1),
+        let cut = match self.rest.get(..EVENT_READ) {
+            Some(head) => memchr::memrchr(b'\n', head).map_or(EVENT_READ, |end| end + 1),
             None => self.rest.len(),
         };
         let slice = self.rest.split_to(cut);
@@ -252,9 +252,12 @@ impl EventFeed {
     }
 }
 
-/// How much of a chunk given to [`EventFeed::on_bytes`] is decoded at a
-/// time.
-const SLICE: usize = 16 * 1024;
+/// How many bytes of an event stream are decoded at a time: a driver that
+/// reads into a buffer of its own reads this much, and a larger chunk given
+/// to [`EventFeed::on_bytes`] is decoded in slices of this size. It bounds
+/// the events waiting to be handed out and the copy of the text their
+/// payloads share (what a kept [`Token`](crate::Token) keeps alive).
+pub const EVENT_READ: usize = 16 * 1024;
 
 /// The error of an answer over `limit` bytes.
 pub fn too_large(limit: usize) -> Error {
@@ -417,7 +420,7 @@ mod tests {
         assert!(matches!(sliced.next_step(), FeedStep::Read(_)));
         sliced.on_bytes(bytes::Bytes::from(text.clone()));
         // Only the first slice is decoded before anything is taken.
-        assert!(sliced.rest.len() > text.len() - 2 * SLICE);
+        assert!(sliced.rest.len() > text.len() - 2 * EVENT_READ);
         let (got, ended) = drain(&mut sliced);
         assert!(!ended);
         assert_eq!(got.len(), expected.len());
@@ -437,13 +440,13 @@ mod tests {
         assert_eq!(got[..2], ["init", "t0 "]);
         assert_eq!(got[102], "done");
         // The rest of the slice `done` was in, and nothing after it.
-        assert!(got.len() < 102 + SLICE / 40, "{}", got.len());
+        assert!(got.len() < 102 + EVENT_READ / 40, "{}", got.len());
     }
 
     #[test]
     fn slices_without_an_event_are_passed_over() {
         // Two hundred slices of keep-alive comments, then one token.
-        let mut text = ": keep-alive\n".repeat(200 * SLICE / 13);
+        let mut text = ": keep-alive\n".repeat(200 * EVENT_READ / 13);
         text.push_str(&run(1, 0));
         let mut f = feed();
         assert!(matches!(f.next_step(), FeedStep::Read(_)));
